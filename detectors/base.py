@@ -1,0 +1,368 @@
+"""The detector contract, its shared input check, and the one training loop of torch detectors.
+
+Contract (see ARCHITECTURE.md): ``fit(X) -> self`` and ``score(X) -> (n_timestamps,)`` float64,
+finite, higher = more anomalous. ``X`` is ``(n_timestamps, n_channels)``, already scaled.
+Hyper-parameters are ``__init__`` keywords stored unchanged; learned state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tsadbench.data.windows import sliding_windows, windows_to_points
+
+if TYPE_CHECKING:  # torch is imported lazily: the core must not need it to start
+    import torch
+
+FloatArray = NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class DetectorTags:
+    """What a detector can take and promises.
+
+    multivariate : accepts more than one channel.
+    needs_training : ``fit`` learns from the train split.
+    deterministic : the same ``random_state`` gives the same scores.
+    scaler : the scaling the method requires ("zscore", "minmax_pm1", ...); the runner applies
+        it unless the user overrides ``scaler`` explicitly.
+    """
+
+    multivariate: bool = True
+    needs_training: bool = True
+    deterministic: bool = True
+    scaler: str = "zscore"
+
+
+def check_series(
+    X: Any, *, owner: str, min_length: int = 1, n_channels: int | None = None
+) -> NDArray[np.float32]:
+    """Validate a series and return it as a C-contiguous float32 array.
+
+    Raises ``ValueError`` naming ``owner`` and what was expected for: a non 2-D array, an empty
+    array, non-finite values, fewer than ``min_length`` rows, or a channel count that differs from
+    ``n_channels`` (the count seen in ``fit``).
+    """
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{owner} expects a 2-D array of shape (n_timestamps, n_channels). "
+            f"Got an array of shape {arr.shape}."
+        )
+    if arr.size == 0:
+        raise ValueError(f"{owner} got an empty array of shape {arr.shape}.")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{owner} expects real numbers. Got dtype {arr.dtype}.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(
+            f"{owner} got {bad} non-finite value(s) (NaN or inf) in an array of shape "
+            f"{arr.shape}; impute or drop them before fitting or scoring."
+        )
+    if arr.shape[0] < min_length:
+        raise ValueError(
+            f"{owner} needs at least {min_length} time steps (its window). "
+            f"Got {arr.shape[0]}."
+        )
+    if n_channels is not None and arr.shape[1] != n_channels:
+        raise ValueError(
+            f"{owner} was fit on {n_channels} channel(s) but got {arr.shape[1]}."
+        )
+    return arr
+
+
+class BaseDetector:
+    """Base class of every detector: parameter handling, validation and the score contract."""
+
+    tags: ClassVar[DetectorTags] = DetectorTags()
+    # Small settings for the conformance tests; every detector declares its own.
+    test_params: ClassVar[dict[str, Any]] = {}
+
+    # parameters ---------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseDetector:
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}; has {valid}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # availability -------------------------------------------------------------------------
+    @classmethod
+    def check_available(cls, n_channels: int | None = None) -> str | None:
+        """Why this detector cannot run here, or None. Called before any data is loaded
+        (``n_channels`` None) and again per entity; override for weights, devices, etc."""
+        if n_channels is not None and n_channels > 1 and not cls.tags.multivariate:
+            return f"{cls.__name__} is univariate but the data has {n_channels} channels."
+        return None
+
+    # contract -----------------------------------------------------------------------------
+    @property
+    def min_length(self) -> int:
+        """Fewest time steps ``fit`` and ``score`` accept (the window for windowed methods)."""
+        return int(getattr(self, "window", 1))
+
+    def _check_param(self, name: str, ok: bool, expected: str) -> None:
+        if not ok:
+            raise ValueError(
+                f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
+                f"Got {getattr(self, name)!r} instead."
+            )
+
+    def _validate(self, X: Any, fitted: bool) -> NDArray[np.float32]:
+        owner = f"{type(self).__name__}.{'score' if fitted else 'fit'}"
+        if fitted and not hasattr(self, "n_channels_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit first.")
+        return check_series(
+            X,
+            owner=owner,
+            min_length=self.min_length,
+            n_channels=self.n_channels_ if fitted else None,
+        )
+
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Learn from the (normal) series ``X`` of shape (n_timestamps, n_channels)."""
+        arr = self._validate(X, fitted=False)
+        self.n_channels_ = arr.shape[1]
+        self._fit(arr)
+        return self
+
+    def score(self, X: Any) -> NDArray[np.float64]:
+        """Anomaly score per time step, shape (n_timestamps,), float64, higher = more anomalous."""
+        arr = self._validate(X, fitted=True)
+        scores = np.asarray(self._score(arr), dtype=np.float64)
+        if scores.shape != (arr.shape[0],):
+            raise RuntimeError(
+                f"{type(self).__name__} returned scores of shape {scores.shape}; "
+                f"expected ({arr.shape[0]},)."
+            )
+        if not np.isfinite(scores).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} produced {int((~np.isfinite(scores)).sum())} "
+                f"non-finite score(s); the model diverged or the input is degenerate."
+            )
+        return scores
+
+    def n_parameters(self) -> int | None:
+        """Number of learned parameters, where the notion applies (neural networks)."""
+        return None
+
+    def _fit(self, X: NDArray[np.float32]) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: NDArray[np.float32]) -> FloatArray:
+        raise NotImplementedError
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; other values pass through checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was asked for but no CUDA device is visible.")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"The 'device' setting must be 'auto', 'cpu' or 'cuda[:i]'. Got {device!r}.")
+    return device
+
+
+class TorchDetector(BaseDetector):
+    """Base of torch window detectors: owns the loop, device, seeding and early stopping.
+
+    Subclasses implement ``_build_module(n_channels)``, ``_loss(module, batch)`` (one scalar loss
+    per batch) and ``_score_batch(module, batch)`` (per-window or per-position scores, shape
+    ``(B,)`` or ``(B, window)``). A method whose training is not one loss per batch overrides
+    ``_train_step``, never the loop. Batches are ``(B, window, n_channels)`` float32 tensors.
+
+    Shared parameters (stored by the subclass ``__init__``): ``window``, ``stride`` (between
+    training windows), ``score_stride`` (between scoring windows), ``n_epochs``, ``batch_size``,
+    ``lr``, ``validation_size`` (fraction of train, carved from its end, used for early
+    stopping; 0 = off, train on all of it), ``patience`` (epochs without improvement before
+    stopping; 0 = off), ``random_state``, ``device``.
+    """
+
+    window: int
+    stride: int
+    score_stride: int
+    n_epochs: int
+    batch_size: int
+    lr: float
+    validation_size: float
+    patience: int
+    random_state: int | None
+    device: str
+    point_aggregation: ClassVar[str] = "mean"
+
+    # hooks --------------------------------------------------------------------------------
+    def _build_module(self, n_channels: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _loss(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _score_batch(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _make_optimizer(self, module: torch.nn.Module) -> torch.optim.Optimizer:
+        import torch
+
+        return torch.optim.Adam(module.parameters(), lr=self.lr)
+
+    def _train_step(
+        self, module: torch.nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
+    ) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(module, batch)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    # the loop -----------------------------------------------------------------------------
+    def _check_common(self) -> None:
+        c = self._check_param
+        for name in ("window", "stride", "score_stride", "n_epochs", "batch_size"):
+            v = getattr(self, name)
+            c(name, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1")
+        c("lr", isinstance(self.lr, (int, float)) and self.lr > 0, "a float > 0")
+        v = self.validation_size
+        c("validation_size", isinstance(v, (int, float)) and 0 <= v < 1, "a float in [0, 1)")
+        p = self.patience
+        c("patience", isinstance(p, int) and p >= 0, "an int >= 0 (0 = off)")
+
+    def _batches(
+        self, windows: NDArray[np.float32], order: NDArray[np.intp] | None = None
+    ) -> Any:
+        import torch
+
+        idx = np.arange(len(windows)) if order is None else order
+        for lo in range(0, len(idx), self.batch_size):
+            chunk = np.ascontiguousarray(windows[idx[lo : lo + self.batch_size]])
+            yield torch.from_numpy(chunk).to(self.device_)
+
+    def _fit(self, X: NDArray[np.float32]) -> None:
+        import torch
+
+        self._check_common()
+        self.device_ = resolve_device(self.device)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+
+        n_val = int(round(len(X) * self.validation_size))
+        if n_val and len(X) - n_val < self.window:
+            raise ValueError(
+                f"{type(self).__name__}: validation_size={self.validation_size} leaves "
+                f"{len(X) - n_val} training steps, fewer than one window ({self.window})."
+            )
+        train = sliding_windows(X[: len(X) - n_val], self.window, self.stride)
+        val = sliding_windows(X[len(X) - n_val :], self.window, 1) if n_val >= self.window else None
+
+        module = self._build_module(X.shape[1]).to(self.device_)
+        optimizer = self._make_optimizer(module)
+        best_state, best_loss, bad_epochs = None, math.inf, 0
+        self.history_: list[dict[str, float]] = []
+        progress = _progress(type(self).__name__, self.n_epochs)
+        try:
+            for epoch in range(self.n_epochs):
+                module.train()
+                order = rng.permutation(len(train))
+                losses = [self._train_step(module, b, optimizer) for b in self._batches(train, order)]
+                record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
+                if not np.isfinite(record["train_loss"]):
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: the training loss became non-finite at epoch "
+                        f"{epoch}; lower 'lr' or check the input scaling."
+                    )
+                if val is not None:
+                    module.eval()
+                    with torch.no_grad():
+                        vl = [float(self._loss(module, b)) for b in self._batches(val)]
+                    record["val_loss"] = float(np.mean(vl))
+                    if record["val_loss"] < best_loss:
+                        best_loss, bad_epochs = record["val_loss"], 0
+                        best_state = copy.deepcopy(module.state_dict())
+                    else:
+                        bad_epochs += 1
+                self.history_.append(record)
+                progress.advance(record)
+                if self.patience and val is not None and bad_epochs >= self.patience:
+                    break
+        finally:
+            progress.close()
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        module.eval()
+        self.module_ = module
+
+    def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        import torch
+
+        windows = sliding_windows(X, self.window, self.score_stride)
+        self.module_.eval()
+        with torch.no_grad():
+            parts = [self._score_batch(self.module_, b).double().cpu() for b in self._batches(windows)]
+        values = torch.cat(parts).numpy()
+        return windows_to_points(
+            values, len(X), self.window, self.score_stride, how=self.point_aggregation  # type: ignore[arg-type]
+        )
+
+    def n_parameters(self) -> int | None:
+        module = getattr(self, "module_", None)
+        return None if module is None else int(sum(p.numel() for p in module.parameters()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # keep pickles device-free: a detector fit on a GPU unpickles on a CPU machine
+        state = self.__dict__.copy()
+        if "module_" in state:
+            state["module_"] = copy.deepcopy(state["module_"]).cpu()
+            state["device_"] = "cpu"
+        return state
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True, console=Console(stderr=True))
+            self._bar.start()
+            self._task = self._bar.add_task(f"{name} epochs", total=total)
+
+    def advance(self, record: dict[str, float]) -> None:
+        if self._bar is not None:
+            loss = record.get("val_loss", record["train_loss"])
+            self._bar.update(self._task, advance=1, description=f"loss {loss:.4g}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,78 @@
+"""Datasets, windowing and scaling.
+
+A dataset is a list of entities; an entity is one independent series with its own train split,
+test split and test labels (SMD machine, NASA channel, NAB file, synthetic series).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tsadbench.registry import DATASETS, list_datasets, register_dataset
+
+__all__ = ["Dataset", "Entity", "list_datasets", "load_dataset", "register_dataset"]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One series: ``train`` and ``test`` of shape (n, n_channels) float32, ``labels`` (n_test,)."""
+
+    name: str
+    train: NDArray[np.float32]
+    test: NDArray[np.float32]
+    labels: NDArray[np.int8]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            arr = getattr(self, split)
+            if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+                raise ValueError(
+                    f"Entity {self.name!r}: {split} must be a non-empty 2-D array "
+                    f"(n_timestamps, n_channels). Got shape {arr.shape}."
+                )
+        if self.train.shape[1] != self.test.shape[1]:
+            raise ValueError(
+                f"Entity {self.name!r}: train has {self.train.shape[1]} channels but test has "
+                f"{self.test.shape[1]}."
+            )
+        if self.labels.shape != (self.test.shape[0],):
+            raise ValueError(
+                f"Entity {self.name!r}: expected {self.test.shape[0]} test labels, "
+                f"got shape {self.labels.shape}."
+            )
+        if not np.isin(self.labels, (0, 1)).all():
+            raise ValueError(f"Entity {self.name!r}: labels must be 0 or 1.")
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the train, test and label arrays: identifies the data in run keys."""
+        h = hashlib.sha256()
+        for arr in (self.train, self.test, self.labels):
+            a = np.ascontiguousarray(arr)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    entities: Sequence[Entity]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_dataset(name: str, data_root: str | Path | None = None, **params: Any) -> Dataset:
+    """Load the registered dataset ``name``; ``params`` go to its loader."""
+    loader = DATASETS.get(name)
+    ds = loader(data_root=Path(data_root) if data_root is not None else None, **params)
+    if not isinstance(ds, Dataset) or not ds.entities:
+        raise ValueError(f"The dataset loader {name!r} returned no entities.")
+    return ds

@@ -1,0 +1,152 @@
+"""The one place that cuts series into windows and maps window values back to points.
+
+Conventions
+-----------
+Windows start at ``0, stride, 2*stride, ...`` while they fit: window ``i`` covers the points
+``[i*stride, i*stride + window)``. A series shorter than one window raises ``ValueError``.
+
+``windows_to_points`` takes either one value per window, shape ``(n_windows,)``, or one value per
+window position, shape ``(n_windows, window, ...)`` (per-position reconstructions, errors, or
+per-channel errors with a trailing channel axis). A per-window value belongs to every point its
+window covers. Each point then aggregates the values it received:
+
+``mean`` / ``max`` / ``median``
+    over all windows that cover the point;
+``last``
+    the value from the window in which the point sits at the latest position, i.e. where the
+    model had seen the most context before it. With stride 1 and per-window values this is the
+    window that ends at the point (forecasting semantics); the first ``window - 1`` points, which
+    end no window, take the value of the first window.
+
+Points no window covers (the tail when ``(n - window) % stride != 0``, and the gaps between
+windows when ``stride > window``) take the value of the nearest covered point before them, so
+every point gets a finite value. Point 0 is always covered.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Aggregation = Literal["mean", "max", "median", "last"]
+AGGREGATIONS: tuple[str, ...] = ("mean", "max", "median", "last")
+
+
+def _check_window(n: int, window: int, stride: int) -> None:
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"The 'window' parameter must be an int >= 1. Got {window!r} instead.")
+    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
+        raise ValueError(f"The 'stride' parameter must be an int >= 1. Got {stride!r} instead.")
+    if n < window:
+        raise ValueError(
+            f"The series has {n} time steps, fewer than one window of {window}; "
+            f"use a smaller 'window' or a longer series."
+        )
+
+
+def n_windows(n: int, window: int, stride: int = 1) -> int:
+    """Number of windows of length ``window`` cut from ``n`` points with ``stride``."""
+    _check_window(n, window, stride)
+    return (n - window) // stride + 1
+
+
+def sliding_windows(x: NDArray[np.generic], window: int, stride: int = 1) -> NDArray[np.generic]:
+    """Read-only strided view of the windows of ``x``, without copying.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_timestamps, ...)
+    window, stride : int
+
+    Returns
+    -------
+    ndarray of shape (n_windows, window, ...)
+        A view into ``x``; copy it (``np.ascontiguousarray``) before writing.
+    """
+    x = np.asarray(x)
+    if x.ndim < 1:
+        raise ValueError(f"sliding_windows expects an array with a time axis. Got shape {x.shape}.")
+    count = n_windows(x.shape[0], window, stride)
+    shape = (count, window, *x.shape[1:])
+    strides = (x.strides[0] * stride, *x.strides)
+    return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+
+
+def windows_to_points(
+    values: NDArray[np.generic],
+    n: int,
+    window: int,
+    stride: int = 1,
+    how: Aggregation = "mean",
+) -> NDArray[np.float64]:
+    """Map window values back to one value per time point.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_windows,) or (n_windows, window, ...)
+        One value per window, or one per window position (optionally with trailing axes).
+    n : int
+        Length of the series the windows were cut from.
+    window, stride : int
+        As given to :func:`sliding_windows`.
+    how : {"mean", "max", "median", "last"}
+        How a point aggregates the values of the windows covering it (see module docstring).
+
+    Returns
+    -------
+    ndarray of shape (n,) or (n, ...)
+        float64; trailing axes of per-position ``values`` are kept.
+    """
+    if how not in AGGREGATIONS:
+        raise ValueError(f"The 'how' parameter must be one of {AGGREGATIONS}. Got {how!r}.")
+    count = n_windows(n, window, stride)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0 or values.shape[0] != count:
+        raise ValueError(
+            f"Expected {count} window values for n={n}, window={window}, stride={stride}; "
+            f"got an array of shape {values.shape}."
+        )
+    if values.ndim == 1:
+        values = np.broadcast_to(values[:, None], (count, window))
+    elif values.shape[1] != window:
+        raise ValueError(
+            f"Per-position values must have shape (n_windows, window, ...) = "
+            f"({count}, {window}, ...); got {values.shape}."
+        )
+    rest = values.shape[2:]
+    starts = np.arange(count) * stride
+    hits = np.zeros(n, dtype=np.intp)
+    for j in range(window):
+        hits[starts + j] += 1  # indices are unique within one position j
+
+    if how == "median":
+        stack = np.full((n, int(hits.max()), *rest), np.nan)
+        slot = np.zeros(n, dtype=np.intp)
+        for j in range(window):
+            idx = starts + j
+            stack[idx, slot[idx]] = values[:, j]
+            slot[idx] += 1
+        out = np.zeros((n, *rest))
+        covered = hits > 0
+        out[covered] = np.nanmedian(stack[covered], axis=1)
+    elif how == "mean":
+        out = np.zeros((n, *rest))
+        for j in range(window):
+            out[starts + j] += values[:, j]
+        out /= np.maximum(hits, 1).reshape(-1, *([1] * len(rest)))
+    elif how == "max":
+        out = np.full((n, *rest), -np.inf)
+        for j in range(window):
+            idx = starts + j
+            out[idx] = np.maximum(out[idx], values[:, j])
+    else:  # last: later positions overwrite earlier ones
+        out = np.zeros((n, *rest))
+        for j in range(window):
+            out[starts + j] = values[:, j]
+
+    if not hits.all():  # gaps (stride > window) and the tail: copy the last covered value
+        source = np.maximum.accumulate(np.where(hits > 0, np.arange(n), 0))
+        out = out[source]
+    return out

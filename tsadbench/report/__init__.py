@@ -1,0 +1,112 @@
+"""Reports from stored run records: aggregation, tables, and Markdown / CSV writers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsadbench import store
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+KEYS = ["detector", "dataset"]
+
+
+def load(results_dir: str | Path) -> pd.DataFrame:
+    """One row per run record under ``results_dir`` (see ``store.flatten`` for the columns)."""
+    import pandas as pd
+
+    rows = [store.flatten(r) for r in store.iter_records(results_dir)]
+    if not rows:
+        raise ValueError(f"No run records (record.json) found under {results_dir}.")
+    return pd.DataFrame(rows)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per detector × dataset: run counts by status, then the mean of each metric and timing
+    over the runs that finished (status ok), across entities and seeds."""
+    import pandas as pd
+
+    value_cols = [c for c in runs.columns if c.startswith(("metric/", "time/"))]
+    ok = runs[runs["status"] == "ok"]
+    counts = runs.groupby(KEYS)["status"].agg(
+        runs="size",
+        ok=lambda s: int((s == "ok").sum()),
+        errors=lambda s: int((s == "error").sum()),
+    )
+    means = ok.groupby(KEYS)[value_cols].mean() if value_cols else None
+    table = counts.join(means) if means is not None else counts
+    metric_cols = sorted(c for c in table.columns if c.startswith("metric/"))
+    time_cols = [c for c in ("time/fit_s", "time/score_s") if c in table.columns]
+    table = table[["runs", "ok", "errors", *metric_cols, *time_cols]]
+    return pd.DataFrame(table).reset_index()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Report:
+    summary: pd.DataFrame
+    markdown: Path
+    csv: Path
+
+
+def build(results_dir: str | Path, out: str | Path) -> Report:
+    """Load the records, write ``leaderboard.md`` (the summary) and ``results.csv`` (one row
+    per run) into ``out``."""
+    runs = load(results_dir)
+    summary = summarise(runs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "leaderboard.md"
+    note = ("Mean over entities and seeds of the runs with status ok. `@oracle`: threshold "
+            "chosen on the test labels (an upper bound, not a deployable score).\n\n")
+    md.write_text("# tsadbench leaderboard\n\n" + note + to_markdown(summary))
+    csv = out / "results.csv"
+    runs.to_csv(csv, index=False)
+    return Report(summary=summary, markdown=md, csv=csv)
+
+
+def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        left = c in (*KEYS, "entity", "status")
+        # the group prefix is implied on screen: "metric/auc_pr" shows as "auc_pr"
+        table.add_column(c.split("/", 1)[-1], justify="left" if left else "right",
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row))
+    return table
+
+
+def summary_table(summary: pd.DataFrame) -> Table:
+    return _rich(summary.columns, summary.itertuples(index=False), "tsadbench report")
+
+
+def records_table(records: list[Mapping[str, Any]]) -> Table:
+    """The records of one ``tsadbench run``: one row per entity."""
+    rows = [store.flatten(r) for r in records]
+    metric_cols = sorted({k for r in rows for k in r if k.startswith("metric/")})
+    cols = ["entity", "status", *metric_cols, "time/fit_s", "time/score_s"]
+    first = rows[0] if rows else {}
+    title = f"{first.get('detector')} on {first.get('dataset')} (seed {first.get('seed')})"
+    return _rich(cols, ([r.get(c, math.nan) for c in cols] for r in rows), title)

@@ -1,0 +1,283 @@
+"""One run: load -> scale -> fit -> score -> evaluate -> record, for every entity of a dataset.
+
+``run(cfg)`` takes the composed Hydra config. Everything that can be checked without data is
+checked first (detector name and parameters, availability, metric names, data settings): such
+errors raise ``ConfigError`` and write no record. Once the entity loop starts, the runner is the
+one place that catches broadly: a detector that raises gives a record with status ``error``, its
+traceback and NaN metrics, and the loop goes on with the next entity.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tsadbench import __version__, store
+from tsadbench.data import Entity, load_dataset
+from tsadbench.data.scaling import SCALERS, fit_scaler
+from tsadbench.registry import DETECTORS
+
+
+class ConfigError(ValueError):
+    """A run cannot start: bad settings, unknown names, unavailable detector. No record written."""
+
+
+@dataclass
+class RunSettings:
+    """The resolved settings of one ``tsadbench run`` (from the Hydra config)."""
+
+    detector: str
+    detector_params: dict[str, Any]
+    dataset: str
+    dataset_params: dict[str, Any]
+    metrics: list[str]
+    seed: int
+    results_dir: Path
+    data_root: Path
+    scaler: str = "auto"
+    force: bool = False
+
+
+def default_data_root() -> Path:
+    """``$TSADBENCH_DATA``, else the user cache directory (``$XDG_CACHE_HOME/tsadbench/data``)."""
+    env = os.environ.get("TSADBENCH_DATA")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "tsadbench" / "data"
+
+
+def settings_from_config(cfg: Any) -> RunSettings:
+    """Turn the composed config (an OmegaConf DictConfig) into checked ``RunSettings``."""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(c, dict)
+    det = dict(c["detector"])
+    det.pop("_target_", None)
+    ds = dict(c["dataset"])
+    ds.pop("_target_", None)
+    if "name" not in det or "name" not in ds:
+        raise ConfigError("The detector and dataset configs must each have a 'name' key.")
+    metrics = c.get("metrics", {}).get("names")
+    if not metrics:
+        raise ConfigError("The metric set is empty: set metrics.names to a list of metric names.")
+    seed = c.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"The 'seed' setting must be an int >= 0. Got {seed!r} instead.")
+    return RunSettings(
+        detector=det.pop("name"),
+        detector_params=det,
+        dataset=ds.pop("name"),
+        dataset_params=ds,
+        metrics=list(metrics),
+        seed=seed,
+        results_dir=Path(c["results_dir"]),
+        data_root=Path(c["data_root"]) if c.get("data_root") else default_data_root(),
+        scaler=str(c.get("scaler", "auto")),
+        force=bool(c.get("force", False)),
+    )
+
+
+# measurement -------------------------------------------------------------------------------
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
+
+
+@contextmanager
+def peak_rss(interval: float = 0.02) -> Iterator[dict[str, float]]:
+    """Sample this process's resident memory while the block runs; yields {'peak_rss_mb': ...}.
+
+    The figure is the process's peak RSS during the block (it includes what the process held
+    before it, e.g. the interpreter and the data), sampled every ``interval`` seconds.
+    """
+    out = {"peak_rss_mb": _rss_bytes() / 2**20}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval):
+            out["peak_rss_mb"] = max(out["peak_rss_mb"], _rss_bytes() / 2**20)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["peak_rss_mb"] = round(max(out["peak_rss_mb"], _rss_bytes() / 2**20), 1)
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def environment() -> dict[str, Any]:
+    versions = {"tsadbench": __version__, "python": platform.python_version(),
+                "numpy": np.__version__}
+    for mod in ("torch", "sklearn", "pandas"):
+        if mod in sys.modules:
+            versions[mod] = getattr(sys.modules[mod], "__version__", None)
+    return {"versions": versions, "git_commit": _git_commit(), "host": platform.node(),
+            "platform": platform.platform()}
+
+
+# the run -----------------------------------------------------------------------------------
+def _evaluate(labels: np.ndarray, scores: np.ndarray, names: list[str]
+              ) -> tuple[dict[str, float], dict[str, str]]:
+    """Each metric on its own: one undefined metric gives NaN and a reason, not a lost run."""
+    from tsadbench.metrics import evaluate
+
+    values: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        try:
+            values.update(evaluate(labels, scores, [name]))
+        except Exception as exc:
+            values[name] = float("nan")
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    return values, errors
+
+
+def prepare(s: RunSettings) -> tuple[type, dict[str, Any], str]:
+    """Check everything that needs no data; return (detector class, entry meta, scaler)."""
+    from tsadbench.metrics import parse_metric
+
+    try:
+        entry = DETECTORS.entry(s.detector)
+        DETECTORS.create(s.detector, **s.detector_params)  # rejects unknown parameters
+        for name in s.metrics:
+            parse_metric(name)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
+    cls = entry.obj
+    reason = cls.check_available()
+    if reason:
+        raise ConfigError(f"The detector {s.detector!r} cannot run here: {reason}")
+    scaler = cls.tags.scaler if s.scaler == "auto" else s.scaler
+    if scaler not in SCALERS:
+        raise ConfigError(f"The 'scaler' setting must be 'auto' or one of {SCALERS}. "
+                          f"Got {s.scaler!r} instead.")
+    return cls, dict(entry.meta), scaler
+
+
+def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found)."""
+    cls, meta, scaler = prepare(s)
+    try:
+        dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise ConfigError(f"Could not load the dataset {s.dataset!r}: {exc}") from None
+
+    records = []
+    for entity in dataset.entities:
+        det = DETECTORS.create(s.detector, **s.detector_params)
+        spec = {
+            "detector": {"name": s.detector, "params": det.get_params()},
+            "dataset": {"name": s.dataset, "params": s.dataset_params, "entity": entity.name,
+                        "checksum": entity.checksum},
+            "preprocessing": {"scaler": scaler},
+            "seed": s.seed,
+            "tsadbench": __version__,
+        }
+        key = store.run_key(spec)
+        found = None if s.force else store.read(s.results_dir, key)
+        if found is not None and found.get("status") == "ok":
+            log(f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
+                f"record {key} exists in {s.results_dir}; force=true re-runs it")
+            records.append(_complete_metrics(s, key, found))
+            continue
+        records.append(_run_entity(s, det, entity, key, spec, meta, scaler, log))
+    return records
+
+
+def _complete_metrics(s: RunSettings, key: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Compute from the stored scores any requested metric the record lacks."""
+    missing = [m for m in s.metrics if m not in (record.get("metrics") or {})]
+    if not missing:
+        return record
+    arrays = store.read_scores(s.results_dir, key)
+    values, errors = _evaluate(arrays["labels"], arrays["test"], missing)
+    record["metrics"] = {**record.get("metrics", {}), **values}
+    record["metric_errors"] = {**record.get("metric_errors", {}), **errors}
+    store.write(s.results_dir, record)
+    return record
+
+
+def _run_entity(s: RunSettings, det: Any, entity: Entity, key: str, spec: dict[str, Any],
+                meta: dict[str, Any], scaler: str, log: Callable[[str], None]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "key": key,
+        "detector": {**spec["detector"], "faithful": meta.get("faithful", True),
+                     "deviations": list(meta.get("deviations", ()))},
+        "dataset": {**spec["dataset"], "n_train": len(entity.train), "n_test": len(entity.test),
+                    "n_channels": entity.train.shape[1],
+                    "anomaly_ratio": float(entity.labels.mean())},
+        "preprocessing": spec["preprocessing"],
+        "seed": s.seed,
+        "metrics": {m: float("nan") for m in s.metrics},
+        "time": {},
+        "memory": {},
+        "n_parameters": None,
+        "environment": environment(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    log(f"running {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}) ...")
+    t_start = time.perf_counter()
+    arrays: dict[str, np.ndarray] | None = None
+    try:
+        reason = type(det).check_available(entity.train.shape[1])
+        if reason:
+            record.update(status="skipped", error=reason)
+            log(f"skipped {s.detector} on {entity.name}: {reason}")
+            store.write(s.results_dir, record)
+            return record
+        transform = fit_scaler(scaler, entity.train)
+        train, test = transform(entity.train), transform(entity.test)
+        with peak_rss() as mem:
+            t0 = time.perf_counter()
+            det.fit(train)
+            t1 = time.perf_counter()
+            test_scores = det.score(test)
+            t2 = time.perf_counter()
+            train_scores = det.score(train)  # for the label-free threshold protocols
+            t3 = time.perf_counter()
+        record["time"] = {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2}
+        record["memory"] = mem
+        record["n_parameters"] = det.n_parameters()
+        arrays = {"test": test_scores, "train": train_scores, "labels": entity.labels}
+        values, errors = _evaluate(entity.labels, test_scores, s.metrics)
+        record.update(status="ok", metrics=values, metric_errors=errors)
+    except Exception as exc:  # the one broad catch: record the failure, go on
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc())
+        log(f"error in {s.detector} on {entity.name}: {type(exc).__name__}: {exc}")
+    record["time"]["total_s"] = time.perf_counter() - t_start
+    store.write(s.results_dir, record, arrays)
+    return record

@@ -1,0 +1,138 @@
+"""Run records on disk: content keys, atomic writes, lookup for resume, loading for reports.
+
+Layout: ``<results_dir>/<key>/record.json`` and ``<results_dir>/<key>/scores.npz``. The key is a
+hash of what determines the scores (detector and resolved parameters, dataset, entity, data
+checksum, preprocessing, seed, tsadbench version), never of the metric set. Each file is written
+under a temporary name and renamed into place, scores first and the record last, so a record on
+disk always has complete scores beside it and an interrupted run leaves no half-written record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+RECORD = "record.json"
+SCORES = "scores.npz"
+STATUSES = ("ok", "error", "timeout", "skipped")
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def run_key(spec: Mapping[str, Any]) -> str:
+    """Stable 16-hex-digit key of a run specification (a JSON-serialisable mapping)."""
+    return hashlib.sha256(_canonical(spec).encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def npz_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
+    """An .npz archive with fixed timestamps and order: the same arrays give the same bytes
+    (``np.savez`` stamps the current time into the zip)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]),
+                                      allow_pickle=False)
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+def _json_safe(obj: Any) -> Any:
+    """Numpy scalars to Python ones. NaN stays NaN (written as JSON's ``NaN`` token, which
+    Python's ``json`` and pandas read back), never 0 or null."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def write(results_dir: str | Path, record: Mapping[str, Any],
+          scores: Mapping[str, NDArray[Any]] | None = None) -> Path:
+    """Write ``record`` (and its ``scores``) under ``results_dir/<record['key']>/``, atomically."""
+    folder = Path(results_dir) / str(record["key"])
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"A run record's status must be one of {STATUSES}. "
+                         f"Got {record.get('status')!r}.")
+    if scores is not None:
+        _atomic_write(folder / SCORES, npz_bytes(scores))
+    text = json.dumps(_json_safe(dict(record)), indent=2, sort_keys=True, allow_nan=True)
+    _atomic_write(folder / RECORD, text.encode())
+    return folder
+
+
+def read(results_dir: str | Path, key: str) -> dict[str, Any] | None:
+    """The record stored under ``key``, or None when there is none."""
+    path = Path(results_dir) / key / RECORD
+    if not path.is_file():
+        return None
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
+def read_scores(results_dir: str | Path, key: str) -> dict[str, NDArray[Any]]:
+    with np.load(Path(results_dir) / key / SCORES, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def iter_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
+    """Every record under ``results_dir`` (any depth), in path order."""
+    root = Path(results_dir)
+    for path in sorted(root.rglob(RECORD)):
+        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
+            continue  # Hydra's own folders and temporary files
+        try:
+            yield json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"The run record {path} is not valid JSON: {exc}.") from None
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One row per record: identity columns, then ``metric/<name>``, ``time/<phase>_s``, ..."""
+    row: dict[str, Any] = {
+        "key": record.get("key"),
+        "status": record.get("status"),
+        "detector": record.get("detector", {}).get("name"),
+        "dataset": record.get("dataset", {}).get("name"),
+        "entity": record.get("dataset", {}).get("entity"),
+        "seed": record.get("seed"),
+        "faithful": record.get("detector", {}).get("faithful"),
+    }
+    for group in ("metrics", "time", "memory"):
+        prefix = "metric" if group == "metrics" else group
+        for name, value in (record.get(group) or {}).items():
+            row[f"{prefix}/{name}"] = math.nan if value is None else value
+    row["n_parameters"] = record.get("n_parameters")
+    return row
