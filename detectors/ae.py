@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-
 from tsadbench.detectors.base import DetectorTags, TorchDetector
+
 from tsadbench.registry import register_detector
 
 
@@ -65,10 +65,11 @@ class WindowAutoencoder(TorchDetector):
         self.random_state = random_state
         self.device = device
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("hidden", "latent")
+
     def _build_module(self, n_channels: int) -> nn.Module:
-        for name in ("hidden", "latent"):
-            v = getattr(self, name)
-            self._check_param(name, isinstance(v, int) and v >= 1, "an int >= 1")
         d = self.window * n_channels
         return nn.Sequential(
             nn.Flatten(),

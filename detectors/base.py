@@ -70,13 +70,10 @@ def check_series(
         )
     if arr.shape[0] < min_length:
         raise ValueError(
-            f"{owner} needs at least {min_length} time steps (its window). "
-            f"Got {arr.shape[0]}."
+            f"{owner} needs at least {min_length} time steps (its window). Got {arr.shape[0]}."
         )
     if n_channels is not None and arr.shape[1] != n_channels:
-        raise ValueError(
-            f"{owner} was fit on {n_channels} channel(s) but got {arr.shape[1]}."
-        )
+        raise ValueError(f"{owner} was fit on {n_channels} channel(s) but got {arr.shape[1]}.")
     return arr
 
 
@@ -127,6 +124,22 @@ class BaseDetector:
         """Fewest time steps ``fit`` and ``score`` accept (the window for windowed methods)."""
         return int(getattr(self, "window", 1))
 
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming any invalid hyper-parameter.
+
+        Called by ``fit`` and by the runner before any data is loaded, so a bad setting fails
+        at once. Subclasses extend it (calling ``super().check_params()``).
+        """
+
+    def _check_int(self, *names: str, minimum: int = 1) -> None:
+        for name in names:
+            v = getattr(self, name)
+            self._check_param(
+                name,
+                isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
+                f"an int >= {minimum}",
+            )
+
     def _check_param(self, name: str, ok: bool, expected: str) -> None:
         if not ok:
             raise ValueError(
@@ -147,6 +160,7 @@ class BaseDetector:
 
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Learn from the (normal) series ``X`` of shape (n_timestamps, n_channels)."""
+        self.check_params()
         arr = self._validate(X, fitted=False)
         self.n_channels_ = arr.shape[1]
         self._fit(arr)
@@ -188,7 +202,9 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device={device!r} was asked for but no CUDA device is visible.")
     if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"The 'device' setting must be 'auto', 'cpu' or 'cuda[:i]'. Got {device!r}.")
+        raise ValueError(
+            f"The 'device' setting must be 'auto', 'cpu' or 'cuda[:i]'. Got {device!r}."
+        )
     return device
 
 
@@ -244,20 +260,18 @@ class TorchDetector(BaseDetector):
         return float(loss.detach())
 
     # the loop -----------------------------------------------------------------------------
-    def _check_common(self) -> None:
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("window", "stride", "score_stride", "n_epochs", "batch_size")
         c = self._check_param
-        for name in ("window", "stride", "score_stride", "n_epochs", "batch_size"):
-            v = getattr(self, name)
-            c(name, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1")
         c("lr", isinstance(self.lr, (int, float)) and self.lr > 0, "a float > 0")
         v = self.validation_size
         c("validation_size", isinstance(v, (int, float)) and 0 <= v < 1, "a float in [0, 1)")
         p = self.patience
         c("patience", isinstance(p, int) and p >= 0, "an int >= 0 (0 = off)")
+        c("device", isinstance(self.device, str), "'auto', 'cpu' or 'cuda[:i]'")
 
-    def _batches(
-        self, windows: NDArray[np.float32], order: NDArray[np.intp] | None = None
-    ) -> Any:
+    def _batches(self, windows: NDArray[np.float32], order: NDArray[np.intp] | None = None) -> Any:
         import torch
 
         idx = np.arange(len(windows)) if order is None else order
@@ -268,13 +282,12 @@ class TorchDetector(BaseDetector):
     def _fit(self, X: NDArray[np.float32]) -> None:
         import torch
 
-        self._check_common()
         self.device_ = resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
 
-        n_val = int(round(len(X) * self.validation_size))
+        n_val = round(len(X) * self.validation_size)
         if n_val and len(X) - n_val < self.window:
             raise ValueError(
                 f"{type(self).__name__}: validation_size={self.validation_size} leaves "
@@ -292,7 +305,9 @@ class TorchDetector(BaseDetector):
             for epoch in range(self.n_epochs):
                 module.train()
                 order = rng.permutation(len(train))
-                losses = [self._train_step(module, b, optimizer) for b in self._batches(train, order)]
+                losses = [
+                    self._train_step(module, b, optimizer) for b in self._batches(train, order)
+                ]
                 record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
                 if not np.isfinite(record["train_loss"]):
                     raise FloatingPointError(
@@ -326,10 +341,16 @@ class TorchDetector(BaseDetector):
         windows = sliding_windows(X, self.window, self.score_stride)
         self.module_.eval()
         with torch.no_grad():
-            parts = [self._score_batch(self.module_, b).double().cpu() for b in self._batches(windows)]
+            parts = [
+                self._score_batch(self.module_, b).double().cpu() for b in self._batches(windows)
+            ]
         values = torch.cat(parts).numpy()
         return windows_to_points(
-            values, len(X), self.window, self.score_stride, how=self.point_aggregation  # type: ignore[arg-type]
+            values,
+            len(X),
+            self.window,
+            self.score_stride,
+            how=self.point_aggregation,  # type: ignore[arg-type]
         )
 
     def n_parameters(self) -> int | None:

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+from tsadbench.detectors.base import BaseDetector, DetectorTags
 
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import BaseDetector, DetectorTags
 from tsadbench.registry import register_detector
 
 
@@ -26,19 +26,15 @@ class WindowDetector(BaseDetector):
     stride: int
     score_stride: int
 
-    def _check_windows(self) -> None:
-        for name in ("window", "stride", "score_stride"):
-            v = getattr(self, name)
-            self._check_param(
-                name, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1"
-            )
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("window", "stride", "score_stride")
 
     def _features(self, X: NDArray[np.float32], stride: int) -> NDArray[np.float32]:
         w = sliding_windows(X, self.window, stride)
         return w.reshape(len(w), -1)  # copies once: the estimator needs a 2-D sample matrix
 
     def _fit(self, X: NDArray[np.float32]) -> None:
-        self._check_windows()
         self._fit_windows(self._features(X, self.stride))
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
@@ -87,6 +83,14 @@ class WindowIForest(WindowDetector):
         self.max_samples = max_samples
         self.random_state = random_state
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("n_estimators")
+        m = self.max_samples
+        self._check_param(
+            "max_samples", m == "auto" or (isinstance(m, int) and m >= 1), "'auto' or an int >= 1"
+        )
+
     def _fit_windows(self, F: NDArray[np.float32]) -> None:
         from sklearn.ensemble import IsolationForest
 
@@ -127,9 +131,8 @@ class WindowPCA(WindowDetector):
         self.score_stride = score_stride
         self.n_components = n_components
 
-    def _fit_windows(self, F: NDArray[np.float32]) -> None:
-        from sklearn.decomposition import PCA
-
+    def check_params(self) -> None:
+        super().check_params()
         n = self.n_components
         self._check_param(
             "n_components",
@@ -137,6 +140,11 @@ class WindowPCA(WindowDetector):
             or (isinstance(n, float) and 0 < n < 1),
             "an int >= 1 or a float in (0, 1)",
         )
+
+    def _fit_windows(self, F: NDArray[np.float32]) -> None:
+        from sklearn.decomposition import PCA
+
+        n = self.n_components
         if isinstance(n, int):
             n = min(n, *F.shape)
         self.model_ = PCA(n_components=n, svd_solver="full").fit(F)
@@ -168,11 +176,14 @@ class WindowKNN(WindowDetector):
         self.score_stride = score_stride
         self.n_neighbors = n_neighbors
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("n_neighbors")
+
     def _fit_windows(self, F: NDArray[np.float32]) -> None:
         from sklearn.neighbors import NearestNeighbors
 
         k = self.n_neighbors
-        self._check_param("n_neighbors", isinstance(k, int) and k >= 1, "an int >= 1")
         if len(F) < k:
             raise ValueError(
                 f"WindowKNN needs at least n_neighbors={k} training windows; got {len(F)}."
@@ -205,11 +216,14 @@ class WindowLOF(WindowDetector):
         self.score_stride = score_stride
         self.n_neighbors = n_neighbors
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("n_neighbors")
+
     def _fit_windows(self, F: NDArray[np.float32]) -> None:
         from sklearn.neighbors import LocalOutlierFactor
 
         k = self.n_neighbors
-        self._check_param("n_neighbors", isinstance(k, int) and k >= 1, "an int >= 1")
         if len(F) <= k:
             raise ValueError(
                 f"WindowLOF needs more than n_neighbors={k} training windows; got {len(F)}."

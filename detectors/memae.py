@@ -24,13 +24,14 @@ Adapted to time series (the paper has no time-series experiment; our design, per
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from tsadbench.detectors.base import DetectorTags, TorchDetector
+
 from tsadbench.registry import register_detector
 
 ADDRESSING = ("cosine", "dot")
@@ -69,13 +70,13 @@ class _MemAENet(nn.Module):
         super().__init__()
         widths = [n_channels, 64, 128, 256]
         enc: list[nn.Module] = []
-        for cin, cout in zip(widths[:-1], widths[1:], strict=True):
+        for cin, cout in pairwise(widths):
             enc += [nn.Conv1d(cin, cout, 3, 2, 1), nn.BatchNorm1d(cout), nn.LeakyReLU(0.2)]
         self.encoder = nn.Sequential(*enc)
         self.memory = MemoryModule(n_memory, widths[-1], shrink, addressing)
         dec: list[nn.Module] = []
         rev = widths[::-1]
-        for i, (cin, cout) in enumerate(zip(rev[:-1], rev[1:], strict=True)):
+        for i, (cin, cout) in enumerate(pairwise(rev)):
             dec.append(nn.ConvTranspose1d(cin, cout, 3, 2, 1, output_padding=1))
             if i < len(rev) - 2:
                 dec += [nn.BatchNorm1d(cout), nn.LeakyReLU(0.2)]
@@ -157,14 +158,21 @@ class MemAE(TorchDetector):
         self.random_state = random_state
         self.device = device
 
-    def _build_module(self, n_channels: int) -> nn.Module:
+    def check_params(self) -> None:
+        super().check_params()
+        self._check_int("n_memory")
         c = self._check_param
-        c("n_memory", isinstance(self.n_memory, int) and self.n_memory >= 1, "an int >= 1")
         lam = self.shrink_threshold
         c("shrink_threshold", isinstance(lam, (int, float)) and 0 <= lam < 1, "a float in [0, 1)")
-        c("entropy_weight", isinstance(self.entropy_weight, (int, float))
-          and self.entropy_weight >= 0, "a float >= 0")
+        c(
+            "entropy_weight",
+            isinstance(self.entropy_weight, (int, float)) and self.entropy_weight >= 0,
+            "a float >= 0",
+        )
         c("addressing", self.addressing in ADDRESSING, f"one of {ADDRESSING}")
+
+    def _build_module(self, n_channels: int) -> nn.Module:
+        lam = self.shrink_threshold
         return _MemAENet(n_channels, self.window, self.n_memory, float(lam), self.addressing)
 
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
+
 from tsadbench.registry import register_metric
 
 
@@ -43,7 +43,9 @@ def f1_from_counts(
 
 
 def best_threshold(
-    values: NDArray[np.float64], tp_weight: NDArray[np.float64], fp_weight: NDArray[np.float64],
+    values: NDArray[np.float64],
+    tp_weight: NDArray[np.float64],
+    fp_weight: NDArray[np.float64],
     n_pos: float,
 ) -> tuple[float, float]:
     """Best F1 over every threshold ``t`` among ``values``, predicting ``value >= t``.

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import fnmatch
 import importlib
@@ -140,12 +141,12 @@ class Registry(Generic[T]):
             raise TypeError(f"The {self.kind} {name!r} is not callable: {factory!r}.")
         return factory(**params)
 
-    def list(self, pattern: str = "*") -> list[str]:
+    def list(self, pattern: str = "*") -> builtins.list[str]:
         """Sorted registered names matching the shell-style wildcard ``pattern``."""
         self._load()
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
 
-    def entries(self, pattern: str = "*") -> list[Entry[T]]:
+    def entries(self, pattern: str = "*") -> builtins.list[Entry[T]]:
         return [self._entries[n] for n in self.list(pattern)]
 
     def __contains__(self, name: object) -> bool:

@@ -130,8 +130,12 @@ def peak_rss(interval: float = 0.02) -> Iterator[dict[str, float]]:
 def _git_commit() -> str | None:
     try:
         res = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -139,18 +143,26 @@ def _git_commit() -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    versions = {"tsadbench": __version__, "python": platform.python_version(),
-                "numpy": np.__version__}
+    versions = {
+        "tsadbench": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
     for mod in ("torch", "sklearn", "pandas"):
         if mod in sys.modules:
             versions[mod] = getattr(sys.modules[mod], "__version__", None)
-    return {"versions": versions, "git_commit": _git_commit(), "host": platform.node(),
-            "platform": platform.platform()}
+    return {
+        "versions": versions,
+        "git_commit": _git_commit(),
+        "host": platform.node(),
+        "platform": platform.platform(),
+    }
 
 
 # the run -----------------------------------------------------------------------------------
-def _evaluate(labels: np.ndarray, scores: np.ndarray, names: list[str]
-              ) -> tuple[dict[str, float], dict[str, str]]:
+def _evaluate(
+    labels: np.ndarray, scores: np.ndarray, names: list[str]
+) -> tuple[dict[str, float], dict[str, str]]:
     """Each metric on its own: one undefined metric gives NaN and a reason, not a lost run."""
     from tsadbench.metrics import evaluate
 
@@ -165,13 +177,21 @@ def _evaluate(labels: np.ndarray, scores: np.ndarray, names: list[str]
     return values, errors
 
 
-def prepare(s: RunSettings) -> tuple[type, dict[str, Any], str]:
-    """Check everything that needs no data; return (detector class, entry meta, scaler)."""
+def prepare(s: RunSettings) -> tuple[dict[str, Any], str]:
+    """Check everything that needs no data; return (the detector's registry meta, scaler)."""
     from tsadbench.metrics import parse_metric
 
     try:
         entry = DETECTORS.entry(s.detector)
-        DETECTORS.create(s.detector, **s.detector_params)  # rejects unknown parameters
+        unknown = sorted(set(s.detector_params) - set(entry.obj._param_names()))
+        if unknown:
+            raise ValueError(
+                f"The detector {s.detector!r} ({entry.obj.__name__}) has no parameter(s) "
+                f"{', '.join(map(repr, unknown))}; its parameters are "
+                f"{', '.join(entry.obj._param_names())}."
+            )
+        # rejects unknown parameters (TypeError) and invalid values (ValueError)
+        DETECTORS.create(s.detector, **s.detector_params).check_params()
         for name in s.metrics:
             parse_metric(name)
     except (ValueError, TypeError) as exc:
@@ -182,14 +202,15 @@ def prepare(s: RunSettings) -> tuple[type, dict[str, Any], str]:
         raise ConfigError(f"The detector {s.detector!r} cannot run here: {reason}")
     scaler = cls.tags.scaler if s.scaler == "auto" else s.scaler
     if scaler not in SCALERS:
-        raise ConfigError(f"The 'scaler' setting must be 'auto' or one of {SCALERS}. "
-                          f"Got {s.scaler!r} instead.")
-    return cls, dict(entry.meta), scaler
+        raise ConfigError(
+            f"The 'scaler' setting must be 'auto' or one of {SCALERS}. Got {s.scaler!r} instead."
+        )
+    return dict(entry.meta), scaler
 
 
 def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found)."""
-    cls, meta, scaler = prepare(s)
+    meta, scaler = prepare(s)
     try:
         dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -200,8 +221,12 @@ def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, An
         det = DETECTORS.create(s.detector, **s.detector_params)
         spec = {
             "detector": {"name": s.detector, "params": det.get_params()},
-            "dataset": {"name": s.dataset, "params": s.dataset_params, "entity": entity.name,
-                        "checksum": entity.checksum},
+            "dataset": {
+                "name": s.dataset,
+                "params": s.dataset_params,
+                "entity": entity.name,
+                "checksum": entity.checksum,
+            },
             "preprocessing": {"scaler": scaler},
             "seed": s.seed,
             "tsadbench": __version__,
@@ -209,8 +234,10 @@ def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, An
         key = store.run_key(spec)
         found = None if s.force else store.read(s.results_dir, key)
         if found is not None and found.get("status") == "ok":
-            log(f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
-                f"record {key} exists in {s.results_dir}; force=true re-runs it")
+            log(
+                f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
+                f"record {key} exists in {s.results_dir}; force=true re-runs it"
+            )
             records.append(_complete_metrics(s, key, found))
             continue
         records.append(_run_entity(s, det, entity, key, spec, meta, scaler, log))
@@ -230,15 +257,30 @@ def _complete_metrics(s: RunSettings, key: str, record: dict[str, Any]) -> dict[
     return record
 
 
-def _run_entity(s: RunSettings, det: Any, entity: Entity, key: str, spec: dict[str, Any],
-                meta: dict[str, Any], scaler: str, log: Callable[[str], None]) -> dict[str, Any]:
+def _run_entity(
+    s: RunSettings,
+    det: Any,
+    entity: Entity,
+    key: str,
+    spec: dict[str, Any],
+    meta: dict[str, Any],
+    scaler: str,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "key": key,
-        "detector": {**spec["detector"], "faithful": meta.get("faithful", True),
-                     "deviations": list(meta.get("deviations", ()))},
-        "dataset": {**spec["dataset"], "n_train": len(entity.train), "n_test": len(entity.test),
-                    "n_channels": entity.train.shape[1],
-                    "anomaly_ratio": float(entity.labels.mean())},
+        "detector": {
+            **spec["detector"],
+            "faithful": meta.get("faithful", True),
+            "deviations": list(meta.get("deviations", ())),
+        },
+        "dataset": {
+            **spec["dataset"],
+            "n_train": len(entity.train),
+            "n_test": len(entity.test),
+            "n_channels": entity.train.shape[1],
+            "anomaly_ratio": float(entity.labels.mean()),
+        },
         "preprocessing": spec["preprocessing"],
         "seed": s.seed,
         "metrics": {m: float("nan") for m in s.metrics},
@@ -275,8 +317,9 @@ def _run_entity(s: RunSettings, det: Any, entity: Entity, key: str, spec: dict[s
         values, errors = _evaluate(entity.labels, test_scores, s.metrics)
         record.update(status="ok", metrics=values, metric_errors=errors)
     except Exception as exc:  # the one broad catch: record the failure, go on
-        record.update(status="error", error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc())
+        record.update(
+            status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
         log(f"error in {s.detector} on {entity.name}: {type(exc).__name__}: {exc}")
     record["time"]["total_s"] = time.perf_counter() - t_start
     store.write(s.results_dir, record, arrays)

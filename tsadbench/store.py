@@ -61,8 +61,9 @@ def npz_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]),
-                                      allow_pickle=False)
+            np.lib.format.write_array(
+                member, np.ascontiguousarray(arrays[name]), allow_pickle=False
+            )
             zf.writestr(info, member.getvalue())
     return buf.getvalue()
 
@@ -79,13 +80,17 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def write(results_dir: str | Path, record: Mapping[str, Any],
-          scores: Mapping[str, NDArray[Any]] | None = None) -> Path:
+def write(
+    results_dir: str | Path,
+    record: Mapping[str, Any],
+    scores: Mapping[str, NDArray[Any]] | None = None,
+) -> Path:
     """Write ``record`` (and its ``scores``) under ``results_dir/<record['key']>/``, atomically."""
     folder = Path(results_dir) / str(record["key"])
     if record.get("status") not in STATUSES:
-        raise ValueError(f"A run record's status must be one of {STATUSES}. "
-                         f"Got {record.get('status')!r}.")
+        raise ValueError(
+            f"A run record's status must be one of {STATUSES}. Got {record.get('status')!r}."
+        )
     if scores is not None:
         _atomic_write(folder / SCORES, npz_bytes(scores))
     text = json.dumps(_json_safe(dict(record)), indent=2, sort_keys=True, allow_nan=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from tsadbench.report import console
 
 app = typer.Typer(help="List registered detectors, datasets or metrics.", no_args_is_help=True)
 
@@ -19,9 +20,13 @@ def detectors(pattern: str = _PATTERN) -> None:
     table = Table("name", "faithful", "description", "deviations", title="detectors")
     for e in DETECTORS.entries(pattern):
         devs = e.meta.get("deviations", ())
-        table.add_row(e.name, "yes" if e.meta.get("faithful", True) else "no", e.description,
-                      "\n".join(f"- {d}" for d in devs))
-    Console().print(table)
+        table.add_row(
+            e.name,
+            "yes" if e.meta.get("faithful", True) else "no",
+            e.description,
+            "\n".join(f"- {d}" for d in devs),
+        )
+    console().print(table)
 
 
 @app.command("datasets")
@@ -32,7 +37,7 @@ def datasets(pattern: str = _PATTERN) -> None:
     table = Table("name", "description", title="datasets")
     for e in DATASETS.entries(pattern):
         table.add_row(e.name, e.description)
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("metrics")
@@ -46,4 +51,4 @@ def metrics(pattern: str = _PATTERN) -> None:
     for e in METRICS.entries(pattern):
         kind = protocols if e.meta.get("needs_threshold") else "free"
         table.add_row(e.name, kind, e.description)
-    Console().print(table)
+    console().print(table)

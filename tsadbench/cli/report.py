@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def report(
-    results_dir: Path = typer.Argument(
-        Path("results"), help="Folder holding run records (searched recursively)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Where to write leaderboard.md and results.csv "
-        "(default: RESULTS_DIR)."
-    ),
+    results_dir: Annotated[
+        Path, typer.Argument(help="Folder holding run records (searched recursively).")
+    ] = Path("results"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where to write leaderboard.md and results.csv [default: RESULTS_DIR].",
+        ),
+    ] = None,
 ) -> None:
     """Summarise stored runs: mean metrics per detector and dataset.
 
     Averages each metric over entities and seeds (runs with status ok), prints the table and
     writes leaderboard.md (the summary) and results.csv (one row per run).
     """
-    from rich.console import Console
+    from tsadbench.report import build, console, summary_table
 
-    from tsadbench.report import build, summary_table
-
-    err = Console(stderr=True)
+    err = console(stderr=True)
     if not results_dir.is_dir():
         err.print(f"[bold red]Error:[/] the results directory {results_dir} does not exist.")
         raise typer.Exit(code=1)
     try:
         result = build(results_dir, out or results_dir)
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    Console().print(summary_table(result.summary))
+    console().print(summary_table(result.summary))
     err.print(f"wrote {result.markdown} and {result.csv}", highlight=False)

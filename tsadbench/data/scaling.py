@@ -39,6 +39,7 @@ def fit_scaler(kind: str, train: FloatArray) -> Callable[[FloatArray], NDArray[n
 
     def transform(data: FloatArray) -> NDArray[np.float32]:
         z = (np.asarray(data, dtype=np.float64) - shift) / scale
-        return (z * span + lo).astype(np.float32)
+        out: NDArray[np.float32] = (z * span + lo).astype(np.float32)
+        return out
 
     return transform

@@ -145,7 +145,11 @@ def load_synthetic(
     seeds = np.random.SeedSequence(random_state).spawn(n_entities)
     entities = [
         _entity(
-            f"series_{i}", length, n_channels, n_anomalies, float(noise),
+            f"series_{i}",
+            length,
+            n_channels,
+            n_anomalies,
+            float(noise),
             int(s.generate_state(1)[0]),
         )
         for i, s in enumerate(seeds)

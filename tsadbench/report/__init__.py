@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ from tsadbench import store
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
     from rich.table import Table
 
 KEYS = ["detector", "dataset"]
@@ -24,7 +25,8 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     rows = [store.flatten(r) for r in store.iter_records(results_dir)]
     if not rows:
         raise ValueError(f"No run records (record.json) found under {results_dir}.")
-    return pd.DataFrame(rows)
+    frame: pd.DataFrame = pd.DataFrame(rows)
+    return frame
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +46,8 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     metric_cols = sorted(c for c in table.columns if c.startswith("metric/"))
     time_cols = [c for c in ("time/fit_s", "time/score_s") if c in table.columns]
     table = table[["runs", "ok", "errors", *metric_cols, *time_cols]]
-    return pd.DataFrame(table).reset_index()
+    out: pd.DataFrame = pd.DataFrame(table).reset_index()
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -76,12 +79,24 @@ def build(results_dir: str | Path, out: str | Path) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "leaderboard.md"
-    note = ("Mean over entities and seeds of the runs with status ok. `@oracle`: threshold "
-            "chosen on the test labels (an upper bound, not a deployable score).\n\n")
+    note = (
+        "Mean over entities and seeds of the runs with status ok. `@oracle`: threshold "
+        "chosen on the test labels (an upper bound, not a deployable score).\n\n"
+    )
     md.write_text("# tsadbench leaderboard\n\n" + note + to_markdown(summary))
     csv = out / "results.csv"
     runs.to_csv(csv, index=False)
     return Report(summary=summary, markdown=md, csv=csv)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; piped output gets 160 columns instead of 80, so tables stay readable."""
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
 
 
 def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> Table:
@@ -91,8 +106,7 @@ def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> 
     for c in columns:
         left = c in (*KEYS, "entity", "status")
         # the group prefix is implied on screen: "metric/auc_pr" shows as "auc_pr"
-        table.add_column(c.split("/", 1)[-1], justify="left" if left else "right",
-                         overflow="fold")
+        table.add_column(c.split("/", 1)[-1], justify="left" if left else "right", overflow="fold")
     for row in rows:
         table.add_row(*(_fmt(v) for v in row))
     return table
@@ -102,7 +116,7 @@ def summary_table(summary: pd.DataFrame) -> Table:
     return _rich(summary.columns, summary.itertuples(index=False), "tsadbench report")
 
 
-def records_table(records: list[Mapping[str, Any]]) -> Table:
+def records_table(records: Sequence[Mapping[str, Any]]) -> Table:
     """The records of one ``tsadbench run``: one row per entity."""
     rows = [store.flatten(r) for r in records]
     metric_cols = sorted({k for r in rows for k in r if k.startswith("metric/")})

@@ -1,0 +1,46 @@
+# tsadbench: `make help` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# One stamp per checkout: a virtual environment shared by several clones (CI keeps one per
+# pyproject.toml hash) still gets this checkout installed in editable mode.
+STAMP := $(VENV)/.installed-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-full lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtual environment (VENV=.venv) and install tsadbench + dev tools
+
+run: $(STAMP) ## Install if needed, then `tsadbench run $(ARGS)` (default detector on synthetic)
+	$(BIN)/tsadbench run $(ARGS)
+
+test: $(STAMP) ## Install if needed, then the fast test suite (no slow / gpu tests)
+	$(BIN)/python -m pytest -q
+
+test-full: $(STAMP) ## All tests, slow ones included (gpu ones need a GPU)
+	$(BIN)/python -m pytest -q -m "not gpu"
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's formatting and import order
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## Detector fit/score time and peak memory on synthetic data (bench/)
+	$(BIN)/python bench/detectors.py
+
+clean: ## Remove caches (not the virtual environment, not results/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

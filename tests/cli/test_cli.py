@@ -1,0 +1,182 @@
+"""The command line, end to end on the synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tsadbench import __version__
+from tsadbench.cli import app
+
+FAST_MEMAE = [
+    "detector=memae",
+    "detector.n_epochs=2",
+    "detector.window=16",
+    "dataset.length=400",
+    "dataset.n_anomalies=4",
+]
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(results.glob("*/record.json"))]
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    code = (
+        "import sys; from tsadbench.cli import main; sys.argv = ['tsadbench', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported by --help'\n"
+        "assert 'hydra' not in sys.modules, 'hydra imported by --help'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "run" in done.stdout and "report" in done.stdout and "list" in done.stdout
+
+
+def test_version():
+    assert invoke("--version").stdout.strip() == f"tsadbench {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("detectors", ["memae", "iforest", "random", "faithful"]),
+        ("datasets", ["synthetic"]),
+        ("metrics", ["auc_pr", "pa_f1", "@oracle"]),
+    ],
+)
+def test_list(what, expected):
+    result = invoke("list", what)
+    assert result.exit_code == 0
+    for word in expected:
+        assert word in result.stdout
+
+
+def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    result = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")
+    assert result.exit_code == 0, result.stderr
+    assert "memae on synthetic (seed 1)" in result.stdout and "auc_pr" in result.stdout
+    [record] = records(first)
+    assert record["status"] == "ok" and record["seed"] == 1
+    assert set(record["metrics"]) == {"auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"}
+    assert record["n_parameters"] > 0 and record["memory"]["peak_rss_mb"] > 0
+    assert record["detector"]["faithful"] is False and record["detector"]["deviations"]
+    assert {"fit_s", "score_s", "total_s"} <= set(record["time"])
+
+    again = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")
+    assert again.exit_code == 0 and "skipped" in again.stderr
+    assert len(records(first)) == 1
+
+    forced = invoke("run", *FAST_MEMAE, "seed=1", "force=true", f"results_dir={second}")
+    assert forced.exit_code == 0, forced.stderr
+    key = record["key"]
+    assert (first / key / "scores.npz").read_bytes() == (second / key / "scores.npz").read_bytes()
+
+
+def test_rerun_adds_missing_metrics_from_stored_scores(tmp_path):
+    base = [
+        "detector=iforest",
+        "detector.n_estimators=10",
+        "dataset.length=400",
+        "dataset.n_anomalies=4",
+        f"results_dir={tmp_path}",
+    ]
+    assert invoke("run", *base, "metrics.names=[auc_roc]").exit_code == 0
+    assert set(records(tmp_path)[0]["metrics"]) == {"auc_roc"}
+    assert invoke("run", *base, "metrics.names=[auc_roc,pa_f1@oracle]").exit_code == 0
+    [record] = records(tmp_path)
+    assert set(record["metrics"]) == {"auc_roc", "pa_f1@oracle"}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("detector=nosuch", "Could not find 'detector/nosuch'"),
+        ("dataset.length=-5", "'length' parameter of the synthetic dataset must be an int >= 200"),
+        ("detector.window=0", "'window' parameter of WindowIForest must be an int >= 1"),
+        ("+detector.nosuch=1", "has no parameter(s) 'nosuch'"),
+        ("metrics.names=[pa_f1]", "needs a threshold protocol"),
+    ],
+)
+def test_bad_settings_fail_cleanly_without_a_record(tmp_path, override, message):
+    # a subprocess: what the user sees on the terminal, exit status included
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tsadbench.cli import main; main()",
+            "run",
+            override,
+            f"results_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"COLUMNS": "300", "PATH": "/usr/bin"},
+    )
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert records(tmp_path) == []
+
+
+def test_a_failing_detector_gives_an_error_record_and_the_run_goes_on(tmp_path):
+    # 369 training windows but 2000 neighbours asked for: fit raises on every entity
+    result = invoke(
+        "run",
+        "detector=knn",
+        "detector.n_neighbors=2000",
+        "dataset.n_entities=2",
+        "dataset.length=400",
+        "dataset.n_anomalies=4",
+        f"results_dir={tmp_path}",
+    )
+    assert result.exit_code == 0
+    recs = records(tmp_path)
+    assert len(recs) == 2
+    for r in recs:
+        assert r["status"] == "error" and "n_neighbors=2000" in r["error"]
+        assert "Traceback" in r["traceback"]
+        assert all(v != v for v in r["metrics"].values())  # NaN, never 0
+        assert not (tmp_path / r["key"] / "scores.npz").exists()
+
+
+def test_report_prints_and_writes(tmp_path):
+    for det in ("iforest", "random"):
+        assert (
+            invoke(
+                "run",
+                f"detector={det}",
+                "dataset.length=400",
+                "dataset.n_anomalies=4",
+                "dataset.n_entities=2",
+                f"results_dir={tmp_path}",
+            ).exit_code
+            == 0
+        )
+    out = tmp_path / "report"
+    result = invoke("report", str(tmp_path), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "iforest" in result.stdout and "random" in result.stdout
+    md = (out / "leaderboard.md").read_text()
+    assert "| detector | dataset | runs | ok | errors |" in md and "pa_f1@oracle" in md
+    csv = (out / "results.csv").read_text().splitlines()
+    assert len(csv) == 1 + 4  # header + 2 detectors x 2 entities
+
+
+def test_report_on_an_empty_folder_fails_clearly(tmp_path):
+    result = invoke("report", str(tmp_path))
+    assert result.exit_code == 1 and "No run records" in result.stderr

@@ -1,0 +1,108 @@
+"""Every registered detector, checked without anyone listing it (STYLE.md, Tests)."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+
+import numpy as np
+import pytest
+from tsadbench.detectors import BaseDetector
+
+from tsadbench.registry import DETECTORS, create_detector, list_detectors
+
+NAMES = list_detectors()
+
+
+def make(name: str, **extra: object) -> BaseDetector:
+    cls = DETECTORS.get(name)
+    params = {**cls.test_params, **extra}
+    if "random_state" in cls._param_names():
+        params.setdefault("random_state", 0)
+    if "device" in cls._param_names():
+        params.setdefault("device", "cpu")
+    det = create_detector(name, **params)
+    assert isinstance(det, BaseDetector)
+    return det
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_construction_keeps_params_unchanged(name):
+    cls = DETECTORS.get(name)
+    det = cls()
+    sig = inspect.signature(cls.__init__)
+    for p in list(sig.parameters.values())[1:]:
+        assert p.kind == p.KEYWORD_ONLY, f"{name}: {p.name} must be keyword-only"
+        assert getattr(det, p.name) == p.default
+    assert det.get_params() == {p: getattr(det, p) for p in cls._param_names()}
+    det.check_params()  # the defaults are valid
+    assert DETECTORS.entry(name).description, f"{name} needs a docstring"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_score_contract(name, small_entity):
+    det = make(name)
+    before = det.get_params()
+    assert det.fit(small_entity.train) is det
+    assert det.get_params() == before  # fit never changes hyper-parameters
+    s = det.score(small_entity.test)
+    assert s.shape == (len(small_entity.test),) and s.dtype == np.float64
+    assert np.isfinite(s).all()
+    assert det.score(small_entity.test[:50]).shape == (50,)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_scores_and_refit_replaces(name, small_entity):
+    a = make(name).fit(small_entity.train).score(small_entity.test)
+    det = make(name)
+    det.fit(small_entity.test)  # fit on something else first: refitting must replace
+    b = det.fit(small_entity.train).score(small_entity.test)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_univariate_input(name, small_entity):
+    if not DETECTORS.get(name).tags.multivariate:
+        pytest.skip("multivariate-only detector")
+    det = make(name).fit(small_entity.train[:, :1])
+    assert det.score(small_entity.test[:, :1]).shape == (len(small_entity.test),)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clear_errors_on_bad_input(name, small_entity):
+    det = make(name)
+    bad = small_entity.train.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        det.fit(bad)
+    with pytest.raises(ValueError, match="empty"):
+        det.fit(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="2-D array"):
+        det.fit(small_entity.train[:, 0])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        make(name).score(small_entity.test)
+    det.fit(small_entity.train)
+    with pytest.raises(ValueError, match="fit on 3 channel"):
+        det.score(small_entity.test[:, :2])
+    if det.min_length > 1:
+        with pytest.raises(ValueError, match=f"at least {det.min_length} time steps"):
+            det.score(small_entity.test[: det.min_length - 1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_invalid_hyper_parameters_are_named(name):
+    det = DETECTORS.get(name)()
+    params = det.get_params()
+    key = "window" if "window" in params else None
+    if key is None:
+        pytest.skip("no window parameter")
+    det.set_params(window=0)
+    with pytest.raises(ValueError, match=r"'window' parameter of .* must be an int >= 1"):
+        det.check_params()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickle_roundtrip(name, small_entity):
+    det = make(name).fit(small_entity.train)
+    clone = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(clone.score(small_entity.test), det.score(small_entity.test))

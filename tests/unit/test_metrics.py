@@ -1,0 +1,91 @@
+"""Golden tests on hand-computed cases, edge cases, and the exact threshold search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score
+from tsadbench.metrics import evaluate, parse_metric
+from tsadbench.metrics.pa import pa_f1, point_adjust
+
+Y = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0, 0])
+S = np.array([0.1, 0.2, 0.9, 0.1, 0.3, 0.2, 0.1, 0.25, 0.05, 0.0])
+
+
+def test_golden_values():
+    got = evaluate(Y, S, ["auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"])
+    # pa_f1@oracle: t = 0.25 hits both events (TP 5) with one false positive (0.3): 10 / 11
+    assert got["pa_f1@oracle"] == pytest.approx(10 / 11)
+    # f1@oracle: best at t = 0.1 -> TP 5, FP 3 (0.3, 0.2, 0.1), FN 0: 10 / 13
+    # (t = 0.2 gives TP 3, FP 2, FN 2: 0.6; t = 0.9 gives 1/3)
+    assert got["f1@oracle"] == pytest.approx(10 / 13)
+    # auc_roc: P(score_pos > score_neg) with ties counted half, 5 x 5 pairs
+    pos, neg = S[Y == 1], S[Y == 0]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    assert got["auc_roc"] == pytest.approx(wins / 25)
+
+
+def test_point_adjust_fills_the_whole_event_including_index_0():
+    y = np.array([1, 1, 1, 1, 0, 0, 1, 1, 0])
+    p = np.array([0, 0, 1, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(point_adjust(y, p), [1, 1, 1, 1, 0, 1, 0, 0, 0])
+    # TP 4, FP 1, FN 2 -> 8 / 11
+    assert pa_f1(y, p) == pytest.approx(8 / 11)
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 2**31 - 1), st.integers(20, 200))
+def test_oracle_search_is_exact_and_rank_invariant(seed, n):
+    rng = np.random.default_rng(seed)
+    y = (rng.uniform(size=n) < 0.3).astype(int)
+    y[0], y[-1] = 0, 1
+    s = np.round(rng.normal(size=n), 1)  # ties on purpose
+    best_f1 = max(f1_score(y, s >= t) for t in np.unique(s))
+    best_pa = max(pa_f1(y, s >= t) for t in np.unique(s))
+    got = evaluate(y, s, ["f1@oracle", "pa_f1@oracle"])
+    assert got["f1@oracle"] == pytest.approx(best_f1)
+    assert got["pa_f1@oracle"] == pytest.approx(best_pa)
+    assert evaluate(y, np.exp(3 * s), ["f1@oracle", "pa_f1@oracle"]) == pytest.approx(got)
+
+
+def test_degenerate_inputs():
+    y = np.array([0, 1, 1, 0, 0])
+    const = np.zeros(5)
+    got = evaluate(y, const, ["auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"])
+    assert got["auc_roc"] == 0.5
+    assert got["auc_pr"] == pytest.approx(0.4)  # the anomaly ratio
+    assert got["f1@oracle"] == pytest.approx(2 * 0.4 / 1.4)  # all predicted: P 0.4, R 1
+    perfect = evaluate(y, y.astype(float), ["auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"])
+    assert all(v == 1.0 for v in perfect.values())
+    for labels in (np.zeros(5), np.ones(5)):
+        with pytest.raises(ValueError, match="undefined"):
+            evaluate(labels, const, ["auc_pr"])
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "message"),
+    [
+        ([0, 1], [0.1, 0.2, 0.3], "same length"),
+        ([0, 2, 1], [0.1, 0.2, 0.3], "binary"),
+        ([0, 1, 1], [0.1, np.nan, 0.3], "finite"),
+        ([], [], "empty"),
+    ],
+)
+def test_bad_input_is_named(labels, scores, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate(np.array(labels), np.array(scores), ["auc_roc"])
+
+
+def test_metric_names_follow_the_naming_rule():
+    assert parse_metric("pa_f1@oracle") == ("pa_f1", "oracle")
+    assert parse_metric("auc_pr") == ("auc_pr", None)
+    with pytest.raises(ValueError, match="needs a threshold protocol"):
+        parse_metric("pa_f1")
+    with pytest.raises(ValueError, match="threshold-free"):
+        parse_metric("auc_pr@oracle")
+    with pytest.raises(ValueError, match="Unknown threshold protocol 'pot'"):
+        parse_metric("f1@pot")
+    with pytest.raises(ValueError, match="Unknown metric"):
+        parse_metric("vus_pr_typo")
