@@ -10,7 +10,6 @@ from tsadbench.detectors.base import (
     TorchDetector,
     check_series,
 )
-
 from tsadbench.registry import DETECTORS, create_detector, list_detectors, register_detector
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from tsadbench.detectors.base import DetectorTags, TorchDetector
 
+from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
 
 

@@ -300,7 +300,7 @@ class TorchDetector(BaseDetector):
         optimizer = self._make_optimizer(module)
         best_state, best_loss, bad_epochs = None, math.inf, 0
         self.history_: list[dict[str, float]] = []
-        progress = _progress(type(self).__name__, self.n_epochs)
+        progress = _Progress(type(self).__name__, self.n_epochs)
         try:
             for epoch in range(self.n_epochs):
                 module.train()
@@ -366,7 +366,7 @@ class TorchDetector(BaseDetector):
         return state
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
 
     def __init__(self, name: str, total: int) -> None:

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from tsadbench.detectors.base import BaseDetector, DetectorTags
 
 from tsadbench.data.windows import sliding_windows, windows_to_points
+from tsadbench.detectors.base import BaseDetector, DetectorTags
 from tsadbench.registry import register_detector
 
 

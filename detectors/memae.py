@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tsadbench.detectors.base import DetectorTags, TorchDetector
 
+from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
 
 ADDRESSING = ("cosine", "dot")

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
 from tsadbench.metrics.point import best_threshold, f1
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
-
 from tsadbench.registry import register_metric
 
 

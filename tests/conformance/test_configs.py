@@ -11,9 +11,9 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from tsadbench.detectors import BaseDetector
 
 from tsadbench.data import Dataset
+from tsadbench.detectors import BaseDetector
 from tsadbench.registry import DATASETS, DETECTORS
 
 CONF = files("tsadbench.conf")

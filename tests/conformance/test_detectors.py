@@ -7,8 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
-from tsadbench.detectors import BaseDetector
 
+from tsadbench.detectors import BaseDetector
 from tsadbench.registry import DETECTORS, create_detector, list_detectors
 
 NAMES = list_detectors()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tsadbench.metrics import PROTOCOLS, evaluate
 
+from tsadbench.metrics import PROTOCOLS, evaluate
 from tsadbench.registry import METRICS, list_metrics
 
 

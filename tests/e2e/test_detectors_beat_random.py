@@ -52,3 +52,18 @@ def test_beats_random_on_auc_pr(tmp_path, random_auc_pr, detector, params):
 def test_memae_with_its_defaults_beats_random(tmp_path, random_auc_pr):
     value = auc_pr(tmp_path, "memae", random_state=0, device="cpu")
     assert value > random_auc_pr + 0.4, f"memae: auc_pr {value:.3f} vs random {random_auc_pr:.3f}"
+
+
+def test_an_unavailable_detector_fails_before_loading_data(tmp_path, monkeypatch):
+    from tsadbench.detectors.baselines import WindowIForest
+    from tsadbench.runner import ConfigError
+
+    def unavailable(cls, n_channels=None):
+        return "its pretrained weights are not in the cache"
+
+    loaded = []
+    monkeypatch.setattr(WindowIForest, "check_available", classmethod(unavailable))
+    monkeypatch.setattr("tsadbench.runner.load_dataset", lambda *a, **k: loaded.append(1))
+    with pytest.raises(ConfigError, match="cannot run here: its pretrained weights"):
+        auc_pr(tmp_path, "iforest")
+    assert loaded == [] and list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
+
 from tsadbench.metrics import evaluate, parse_metric
 from tsadbench.metrics.pa import pa_f1, point_adjust
 

@@ -10,7 +10,11 @@ import typer
 
 def report(
     results_dir: Annotated[
-        Path, typer.Argument(help="Folder holding run records (searched recursively).")
+        Path,
+        typer.Argument(
+            help="Folder holding run records (searched recursively).",
+            envvar="TSADBENCH_RESULTS",
+        ),
     ] = Path("results"),
     out: Annotated[
         Path | None,
