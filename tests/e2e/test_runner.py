@@ -1,4 +1,4 @@
-"""On the synthetic default data, the learning detectors must visibly beat ``random``."""
+"""The runner end to end: detectors beat `random`; availability is checked before data."""
 
 from __future__ import annotations
 
