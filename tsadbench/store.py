@@ -124,12 +124,23 @@ def iter_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
             raise ValueError(f"The run record {path} is not valid JSON: {exc}.") from None
 
 
+#: parameters that vary between seeds or machines without changing the method
+NOT_CONFIG = ("random_state", "device")
+
+
+def config_id(params: Mapping[str, Any]) -> str:
+    """8 hex digits naming a detector configuration: runs that differ only in seed (or device)
+    share it, so a report averages over seeds but never over different hyper-parameters."""
+    return run_key({k: v for k, v in params.items() if k not in NOT_CONFIG})[:8]
+
+
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """One row per record: identity columns, then ``metric/<name>``, ``time/<phase>_s``, ..."""
     row: dict[str, Any] = {
         "key": record.get("key"),
         "status": record.get("status"),
         "detector": record.get("detector", {}).get("name"),
+        "config": config_id(record.get("detector", {}).get("params", {})),
         "dataset": record.get("dataset", {}).get("name"),
         "entity": record.get("dataset", {}).get("entity"),
         "seed": record.get("seed"),

@@ -172,7 +172,7 @@ def test_report_prints_and_writes(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "iforest" in result.stdout and "random" in result.stdout
     md = (out / "leaderboard.md").read_text()
-    assert "| detector | dataset | runs | ok | errors |" in md and "pa_f1@oracle" in md
+    assert "| detector | config | dataset | runs | ok | errors |" in md and "pa_f1@oracle" in md
     csv = (out / "results.csv").read_text().splitlines()
     assert len(csv) == 1 + 4  # header + 2 detectors x 2 entities
 
@@ -180,3 +180,20 @@ def test_report_prints_and_writes(tmp_path):
 def test_report_on_an_empty_folder_fails_clearly(tmp_path):
     result = invoke("report", str(tmp_path))
     assert result.exit_code == 1 and "No run records" in result.stderr
+
+
+def test_report_never_averages_different_hyper_parameters(tmp_path):
+    base = [
+        "detector=iforest",
+        "dataset.length=400",
+        "dataset.n_anomalies=4",
+        f"results_dir={tmp_path}",
+    ]
+    for extra in (["seed=0"], ["seed=1"], ["seed=0", "detector.window=8"]):
+        assert invoke("run", *base, *extra).exit_code == 0
+    result = invoke("report", str(tmp_path))
+    assert result.exit_code == 0
+    summary = (tmp_path / "leaderboard.md").read_text().splitlines()
+    rows = [line for line in summary if line.startswith("| iforest |")]
+    # two configurations: window 32 (two seeds averaged) and window 8 (one seed)
+    assert sorted(row.split(" | ")[3] for row in rows) == ["1", "2"]

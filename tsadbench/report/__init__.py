@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-KEYS = ["detector", "dataset"]
+KEYS = ["detector", "config", "dataset"]
 
 
 def load(results_dir: str | Path) -> pd.DataFrame:
@@ -30,8 +30,12 @@ def load(results_dir: str | Path) -> pd.DataFrame:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per detector × dataset: run counts by status, then the mean of each metric and timing
-    over the runs that finished (status ok), across entities and seeds."""
+    """Per detector configuration × dataset: run counts by status, then the mean of each metric
+    and timing over the runs that finished (status ok), across entities and seeds.
+
+    ``config`` (``store.config_id``) separates runs of one detector with different
+    hyper-parameters, which must never be averaged together.
+    """
     import pandas as pd
 
     value_cols = [c for c in runs.columns if c.startswith(("metric/", "time/"))]
@@ -80,8 +84,10 @@ def build(results_dir: str | Path, out: str | Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     md = out / "leaderboard.md"
     note = (
-        "Mean over entities and seeds of the runs with status ok. `@oracle`: threshold "
-        "chosen on the test labels (an upper bound, not a deployable score).\n\n"
+        "Mean over entities and seeds of the runs with status ok. `config` identifies the "
+        "detector's hyper-parameters: runs with different ones are never averaged together. "
+        "`@oracle`: threshold chosen on the test labels (an upper bound, not a deployable "
+        "score).\n\n"
     )
     md.write_text("# tsadbench leaderboard\n\n" + note + to_markdown(summary))
     csv = out / "results.csv"
