@@ -288,13 +288,15 @@ class TorchDetector(BaseDetector):
         rng = np.random.default_rng(seed)
 
         n_val = round(len(X) * self.validation_size)
-        if n_val and len(X) - n_val < self.window:
-            raise ValueError(
-                f"{type(self).__name__}: validation_size={self.validation_size} leaves "
-                f"{len(X) - n_val} training steps, fewer than one window ({self.window})."
-            )
+        for part, steps in (("training", len(X) - n_val), ("validation", n_val)):
+            if (n_val or part == "training") and steps < self.window:
+                raise ValueError(
+                    f"{type(self).__name__}: validation_size={self.validation_size} of "
+                    f"{len(X)} steps leaves {steps} {part} steps, fewer than one window "
+                    f"({self.window})."
+                )
         train = sliding_windows(X[: len(X) - n_val], self.window, self.stride)
-        val = sliding_windows(X[len(X) - n_val :], self.window, 1) if n_val >= self.window else None
+        val = sliding_windows(X[len(X) - n_val :], self.window, 1) if n_val else None
 
         module = self._build_module(X.shape[1]).to(self.device_)
         optimizer = self._make_optimizer(module)

@@ -84,3 +84,5 @@ def test_bad_training_settings_are_named():
         Center(patience=-1).fit(series())
     with pytest.raises(ValueError, match="leaves 2 training steps"):
         Center(validation_size=0.98).fit(series())
+    with pytest.raises(ValueError, match="leaves 2 validation steps"):  # never silently off
+        Center(validation_size=0.02).fit(series())
