@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' 
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-full lint format bench clean
+REFS ?= .venv-refs
+.PHONY: help install run test test-full lint format bench bench-refs goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,8 +40,22 @@ format: $(STAMP) ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## Detector fit/score time and peak memory on synthetic data (bench/)
+bench: $(STAMP) $(REFS)/.installed ## Benchmarks: detectors (time, memory) and metrics vs the references
 	$(BIN)/python bench/detectors.py
+	$(BIN)/python bench/metrics.py --refs-python $(REFS)/bin/python
+
+$(REFS)/.installed: bench/refs-requirements.txt
+	test -x $(REFS)/bin/python || $(PYTHON) -m venv $(REFS)
+	sed -n '1,/^# --no-deps/p' bench/refs-requirements.txt | grep -v '^#' > $(REFS)/deps.txt
+	sed -n '/^# --no-deps/,$$p' bench/refs-requirements.txt | grep -v '^#' > $(REFS)/nodeps.txt
+	$(REFS)/bin/python -m pip install --quiet -r $(REFS)/deps.txt
+	$(REFS)/bin/python -m pip install --quiet --no-deps -r $(REFS)/nodeps.txt
+	touch $@
+
+bench-refs: $(REFS)/.installed ## Build the reference metric packages' own environment (REFS=.venv-refs)
+
+goldens: $(REFS)/.installed ## Regenerate tests/golden/reference.json with the reference packages
+	$(REFS)/bin/python bench/make_goldens.py
 
 clean: ## Remove caches (not the virtual environment, not results/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,56 +1,195 @@
 """Metrics: pure functions registered by name, and ``evaluate`` that applies a metric set.
 
-Naming rule (ARCHITECTURE.md): threshold-free metrics keep their bare name (``auc_pr``);
-threshold-dependent ones are always written ``<metric>@<protocol>`` (``pa_f1@oracle``), and the
-name travels with the number into the record and the report.
+Usable without Hydra or the CLI::
 
-Threshold protocols
--------------------
-``oracle``
-    the threshold that maximises the metric on the test labels (an exact search over every
-    distinct score). It uses the labels it is scored on: an upper bound no deployed detector can
-    reach, labelled ``oracle`` wherever it appears.
+    from tsadbench.metrics import evaluate
+    evaluate(labels, scores, ["auc_pr", "vus_pr(window=50)", "pa_f1@oracle"],
+             train_scores=train_scores)
+
+Naming rule (ARCHITECTURE.md): threshold-free metrics keep their bare name (``vus_pr``);
+threshold-dependent ones are always written ``<metric>@<protocol>`` (``pa_f1@oracle``,
+``f1@train_quantile``). Parameters that differ from the defaults are written in the name, in
+parentheses, on the metric or on the protocol: ``vus_pr(window=50)``,
+``pa_k_f1(k=50)@train_quantile(q=0.995)``. :func:`parse_metric` resolves a name to a
+:class:`MetricSpec` holding every parameter, defaults included; the runner stores them with the
+value. Threshold protocols are documented in :mod:`tsadbench.metrics.thresholds`.
+
+Registering a metric::
+
+    @register_metric("vus_pr")                          # threshold-free
+    def vus_pr(labels, scores, *, window=100): ...
+
+    @register_metric("pa_f1", needs_threshold=True, oracle=best_pa_f1)
+    def pa_f1(labels, predictions): ...                 # predictions: 0/1 per point
+
+``oracle`` is a function ``(labels, scores, **params) -> (value, threshold)``; a companion
+such as ``pa_precision`` declares ``oracle_of="pa_f1"`` and is evaluated at that threshold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ast
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tsadbench.metrics.thresholds import PROTOCOLS, threshold
+from tsadbench.metrics.validation import check_labels_scores
 from tsadbench.registry import METRICS, list_metrics, register_metric
 
-__all__ = ["METRICS", "PROTOCOLS", "evaluate", "list_metrics", "parse_metric", "register_metric"]
+__all__ = [
+    "METRICS",
+    "PROTOCOLS",
+    "MetricSpec",
+    "evaluate",
+    "list_metrics",
+    "parse_metric",
+    "register_metric",
+]
 
-#: threshold protocol -> whether it reads the test labels
-PROTOCOLS: dict[str, bool] = {"oracle": True}
+_PART = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(?:\((.*)\))?\s*$")
 
 
-def parse_metric(full_name: str) -> tuple[str, str | None]:
-    """Split ``"pa_f1@oracle"`` into ``("pa_f1", "oracle")`` and check both halves."""
-    metric, _, protocol = str(full_name).partition("@")
+def _parse_params(text: str | None, where: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if not text or not text.strip():
+        return params
+    for item in text.split(","):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(
+                f"Cannot read the parameters of {where!r}: expected 'name=value' "
+                f"items separated by commas, got {item.strip()!r}."
+            )
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        params[key.strip()] = value
+    return params
+
+
+def _format(name: str, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    changed = {k: v for k, v in params.items() if defaults.get(k, object()) != v}
+    if not changed:
+        return name
+    return name + "(" + ",".join(f"{k}={v!r}" for k, v in sorted(changed.items())) + ")"
+
+
+def metric_defaults(metric: str) -> dict[str, Any]:
+    """The keyword parameters of a registered metric and their defaults."""
     entry = METRICS.entry(metric)
-    if entry.meta.get("needs_threshold"):
-        if not protocol:
-            raise ValueError(
-                f"The metric {metric!r} needs a threshold protocol: write "
-                f"'{metric}@<protocol>' with one of {sorted(PROTOCOLS)} (e.g. '{metric}@oracle')."
-            )
-        if protocol not in PROTOCOLS:
-            raise ValueError(
-                f"Unknown threshold protocol {protocol!r} in {full_name!r}. "
-                f"Available: {', '.join(sorted(PROTOCOLS))}."
-            )
-        return metric, protocol
-    if protocol:
+    sig = inspect.signature(entry.obj)
+    return {p.name: p.default for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY}
+
+
+def _resolve(given: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
         raise ValueError(
-            f"The metric {metric!r} is threshold-free; write {metric!r}, not {full_name!r}."
+            f"{what} has no parameter(s) {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(defaults) or 'none'}."
         )
-    return metric, None
+    return {**defaults, **given}
 
 
-def evaluate(labels: Any, scores: Any, names: Iterable[str]) -> dict[str, float]:
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of a metric set, fully resolved: what is stored beside its value."""
+
+    name: str  # the canonical name, the record's key
+    metric: str
+    params: dict[str, Any] = field(default_factory=dict)
+    protocol: str | None = None
+    protocol_params: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"metric": self.metric, "params": dict(self.params)}
+        if self.protocol is not None:
+            out["protocol"] = self.protocol
+            out["protocol_params"] = dict(self.protocol_params)
+        return out
+
+
+def parse_metric(full_name: str) -> MetricSpec:
+    """Resolve ``"pa_k_f1(k=50)@train_quantile(q=0.995)"`` into a :class:`MetricSpec`."""
+    text = str(full_name)
+    metric_part, at, protocol_part = text.partition("@")
+    m = _PART.match(metric_part)
+    if not m:
+        raise ValueError(
+            f"Cannot read the metric name {text!r}: expected "
+            f"'metric', 'metric(k=v,...)' or 'metric@protocol(k=v,...)'."
+        )
+    metric = m.group(1)
+    entry = METRICS.entry(metric)
+    defaults = metric_defaults(metric)
+    params = _resolve(_parse_params(m.group(2), text), defaults, f"The metric {metric!r}")
+    name = _format(metric, params, defaults)
+    if not entry.meta.get("needs_threshold"):
+        if at:
+            raise ValueError(
+                f"The metric {metric!r} is threshold-free; write {name!r}, not {text!r}."
+            )
+        return MetricSpec(name=name, metric=metric, params=params)
+    if not at:
+        raise ValueError(
+            f"The metric {metric!r} needs a threshold protocol: write '{metric}@<protocol>' "
+            f"with one of {sorted(PROTOCOLS)} (e.g. '{metric}@oracle')."
+        )
+    p = _PART.match(protocol_part)
+    if not p or p.group(1) not in PROTOCOLS:
+        raise ValueError(
+            f"Unknown threshold protocol {protocol_part!r} in {text!r}. "
+            f"Available: {', '.join(sorted(PROTOCOLS))}."
+        )
+    protocol = PROTOCOLS[p.group(1)]
+    pparams = _resolve(
+        _parse_params(p.group(2), text),
+        protocol.defaults,
+        f"The threshold protocol {protocol.name!r}",
+    )
+    if protocol.name == "fixed" and pparams["t"] is None:
+        raise ValueError(
+            f"The threshold protocol 'fixed' needs its threshold: write '{metric}@fixed(t=...)'."
+        )
+    name += "@" + _format(protocol.name, pparams, protocol.defaults)
+    return MetricSpec(
+        name=name, metric=metric, params=params, protocol=protocol.name, protocol_params=pparams
+    )
+
+
+def needs_train_scores(specs: Iterable[MetricSpec]) -> bool:
+    return any(s.protocol and PROTOCOLS[s.protocol].uses_train_scores for s in specs)
+
+
+def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None) -> float:
+    """The value of one resolved metric on one series."""
+    entry = METRICS.entry(spec.metric)
+    if spec.protocol is None:
+        return float(entry.obj(labels, scores, **spec.params))
+    _, scores = check_labels_scores(labels, scores, name=spec.name, need_both_classes=False)
+    if spec.protocol == "oracle":
+        source = entry.meta.get("oracle_of")
+        if source is None:
+            value, _ = entry.meta["oracle"](labels, scores, **spec.params)
+            return float(value)
+        # a companion (precision, recall) at the threshold that maximises its F1
+        source_params = {k: v for k, v in spec.params.items() if k in metric_defaults(source)}
+        _, thr = METRICS.entry(source).meta["oracle"](labels, scores, **source_params)
+        return float(entry.obj(labels, scores >= thr, **spec.params))
+    train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
+    thr = threshold(spec.protocol, scores, train, **spec.protocol_params)
+    return float(entry.obj(labels, scores > thr, **spec.params))
+
+
+def evaluate(
+    labels: Any, scores: Any, names: Iterable[str], train_scores: Any = None
+) -> dict[str, float]:
     """Compute every metric in ``names`` on one series; raises on the first failure.
 
     Parameters
@@ -58,20 +197,18 @@ def evaluate(labels: Any, scores: Any, names: Iterable[str]) -> dict[str, float]
     labels : array of shape (n_timestamps,), 0/1
     scores : array of shape (n_timestamps,), higher = more anomalous
     names : metric names following the naming rule
+    train_scores : array of shape (n_train,), optional
+        The detector's scores on its train split, for ``train_quantile``.
 
     Returns
     -------
-    dict mapping each full name to its float value.
+    dict mapping each canonical metric name to its float value.
     """
     out: dict[str, float] = {}
     for full in names:
-        metric, protocol = parse_metric(full)
-        entry = METRICS.entry(metric)
-        if protocol == "oracle":
-            value, _ = entry.meta["oracle"](labels, scores)
-        else:
-            value = entry.obj(labels, scores)
-        out[full] = float(value)
-        if not np.isfinite(out[full]):
-            raise FloatingPointError(f"The metric {full!r} gave {out[full]}.")
+        spec = parse_metric(full)
+        value = compute(spec, labels, scores, train_scores)
+        if not np.isfinite(value):
+            raise FloatingPointError(f"The metric {spec.name!r} gave {value}.")
+        out[spec.name] = value
     return out

@@ -1,13 +1,24 @@
-"""Point-adjusted F1 (Xu et al., WWW 2018; OmniAnomaly; the Anomaly Transformer's protocol).
+"""Point adjustment and its variants: PA, PA%K and delay-aware PA.
 
-If any point of a ground-truth anomalous event is predicted, the whole event counts as
-predicted; predictions outside events are unchanged; then point-wise F1. We fill the whole
-event, as tadpak does with K=0 — not the reference loop of OmniAnomaly / TSB-AD, which leaves
-index 0 unfilled when an event starting there is first hit later (``metrics.md`` §2.1).
+PA (Xu et al., WWW 2018; OmniAnomaly; the Anomaly Transformer's protocol): if any point of a
+ground-truth event is predicted, the whole event counts as predicted; predictions outside events
+are unchanged; then point-wise precision / recall / F1. We fill the whole event, as tadpak does
+with K=0 — not OmniAnomaly's / TSB-AD's loop, which leaves index 0 unfilled when an event that
+starts there is first hit later (``metrics.md`` §2.1).
 
-The ``oracle`` protocol searches every distinct score value exactly (``score >= t``), so the
-result is invariant to monotone transforms of the scores and to outliers — TSB-AD's 100-point
-value grid is not (``metrics.md`` §2.4).
+PA%K (Kim et al., AAAI 2022; tadpak ``pak``): an event is filled only when more than K percent of
+its points are predicted (strict ``>``); otherwise its predictions stay as they are. K=0 is PA,
+K=100 no adjustment.
+
+Delay-aware PA (SR-CNN, KDD 2019; ts2vec ``get_range_proba``): an event counts as detected, and is
+filled, only when a point among its first ``delay + 1`` is predicted; otherwise **all** its points
+become undetected (late hits are erased).
+
+Exact oracle search. Each anomalous point has an *effective score*: the lowest threshold at which
+it counts as detected. For PA it is its event's maximum; for PA%K ``max(own score, the
+(floor(K/100·len) + 1)-th largest score of its event)``; for delay-aware PA the maximum over the
+event's first ``delay + 1`` points. Sorting the effective and the normal scores once gives the
+F1 at every distinct threshold in O(n log n) (``thresholds.best_f1_threshold``).
 """
 
 from __future__ import annotations
@@ -17,43 +28,113 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tsadbench.metrics.point import best_threshold, f1
+from tsadbench.metrics.point import events, prf, segment_reduce
+from tsadbench.metrics.thresholds import best_f1_threshold
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
 
-def events(labels: NDArray[np.int8]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Start (inclusive) and end (exclusive) indices of the runs of 1 in ``labels``."""
-    edges = np.diff(np.r_[0, labels.astype(np.int8), 0])
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+def _check_k(k: Any) -> float:
+    if not isinstance(k, (int, float)) or isinstance(k, bool) or not 0 <= k <= 100:
+        raise ValueError(f"The 'k' parameter of PA%K must be a percentage in [0, 100]. Got {k!r}.")
+    return float(k)
 
 
-def point_adjust(labels: Any, predictions: Any) -> NDArray[np.bool_]:
-    """Predictions with every event that holds at least one predicted point filled in."""
+def _check_delay(delay: Any) -> int:
+    if not isinstance(delay, (int, np.integer)) or isinstance(delay, bool) or delay < 0:
+        raise ValueError(f"The 'delay' parameter must be an int >= 0. Got {delay!r}.")
+    return int(delay)
+
+
+def point_adjust(labels: Any, predictions: Any, *, k: float = 0.0) -> NDArray[np.bool_]:
+    """Predictions with every event holding more than ``k`` percent predicted points filled
+    (``k=0``: at least one point)."""
     y = np.asarray(labels).astype(np.int8)
     p = check_predictions(predictions, len(y), name="point_adjust").copy()
+    k = _check_k(k)
     starts, ends = events(y)
     csum = np.r_[0, np.cumsum(p)]
-    hit = (csum[ends] - csum[starts]) > 0
+    hit = (csum[ends] - csum[starts]) > k / 100 * (ends - starts)
     for s, e in zip(starts[hit], ends[hit], strict=True):
         p[s:e] = True
     return p
 
 
-def _best_pa_f1(labels: Any, scores: Any) -> tuple[float, float]:
+def delay_adjust(labels: Any, predictions: Any, *, delay: int = 7) -> NDArray[np.bool_]:
+    """Events hit within their first ``delay + 1`` points are filled, all others emptied."""
+    y = np.asarray(labels).astype(np.int8)
+    p = check_predictions(predictions, len(y), name="delay_adjust").copy()
+    delay = _check_delay(delay)
+    starts, ends = events(y)
+    csum = np.r_[0, np.cumsum(p)]
+    hit = (csum[np.minimum(starts + delay + 1, ends)] - csum[starts]) > 0
+    for s, e, h in zip(starts, ends, hit, strict=True):
+        p[s:e] = h
+    return p
+
+
+def _effective_pa_k(s: NDArray[np.float64], y: NDArray[np.int8], k: float) -> NDArray[np.float64]:
+    starts, ends = events(y)
+    lengths = ends - starts
+    need = np.floor(k / 100 * lengths).astype(np.intp) + 1  # predicted points that fill it
+    out = s.copy()
+    for a, b, m in zip(starts, ends, need, strict=True):
+        if m <= b - a:  # the m-th largest score of the event fills it
+            v = np.partition(s[a:b], (b - a) - m)[(b - a) - m]
+            out[a:b] = np.maximum(s[a:b], v)
+    return out[y == 1]
+
+
+def _effective_delay(
+    s: NDArray[np.float64], y: NDArray[np.int8], delay: int
+) -> NDArray[np.float64]:
+    starts, ends = events(y)
+    first = segment_reduce(np.maximum, s, starts, np.minimum(starts + delay + 1, ends))
+    return np.repeat(first, ends - starts)
+
+
+def best_pa_f1(labels: Any, scores: Any) -> tuple[float, float]:
     y, s = check_labels_scores(labels, scores, name="pa_f1@oracle")
     starts, ends = events(y)
-    # reduce over [start, end) and [end, next start) alternately; keep the event slices
-    bounds = np.column_stack([starts, ends]).ravel()
-    event_max = np.maximum.reduceat(np.r_[s, -np.inf], bounds)[::2]
-    normal = s[y == 0]
-    values = np.r_[normal, event_max]
-    tp_w = np.r_[np.zeros(len(normal)), (ends - starts).astype(np.float64)]
-    fp_w = np.r_[np.ones(len(normal)), np.zeros(len(starts))]
-    return best_threshold(values, tp_w, fp_w, float(y.sum()))
+    event_max = segment_reduce(np.maximum, s, starts, ends)
+    return best_f1_threshold(np.repeat(event_max, ends - starts), s[y == 0])
 
 
-@register_metric("pa_f1", needs_threshold=True, oracle=_best_pa_f1)
+def best_pa_k_f1(labels: Any, scores: Any, *, k: float = 20.0) -> tuple[float, float]:
+    y, s = check_labels_scores(labels, scores, name="pa_k_f1@oracle")
+    return best_f1_threshold(_effective_pa_k(s, y, _check_k(k)), s[y == 0])
+
+
+def best_delay_pa_f1(labels: Any, scores: Any, *, delay: int = 7) -> tuple[float, float]:
+    y, s = check_labels_scores(labels, scores, name="delay_pa_f1@oracle")
+    return best_f1_threshold(_effective_delay(s, y, _check_delay(delay)), s[y == 0])
+
+
+@register_metric("pa_f1", needs_threshold=True, oracle=best_pa_f1)
 def pa_f1(labels: Any, predictions: Any) -> float:
-    """Point-adjusted F1 of binary predictions: a hit anywhere in an event counts the event."""
-    return f1(labels, point_adjust(labels, predictions))
+    """Point-adjusted F1: a hit anywhere in an event counts the whole event."""
+    return prf(labels, point_adjust(labels, predictions), "pa_f1")[2]
+
+
+@register_metric("pa_precision", needs_threshold=True, oracle_of="pa_f1")
+def pa_precision(labels: Any, predictions: Any) -> float:
+    """Point-adjusted precision (at oracle: at the PA-F1-optimal threshold)."""
+    return prf(labels, point_adjust(labels, predictions), "pa_precision")[0]
+
+
+@register_metric("pa_recall", needs_threshold=True, oracle_of="pa_f1")
+def pa_recall(labels: Any, predictions: Any) -> float:
+    """Point-adjusted recall (at oracle: at the PA-F1-optimal threshold)."""
+    return prf(labels, point_adjust(labels, predictions), "pa_recall")[1]
+
+
+@register_metric("pa_k_f1", needs_threshold=True, oracle=best_pa_k_f1)
+def pa_k_f1(labels: Any, predictions: Any, *, k: float = 20.0) -> float:
+    """PA%K F1 (Kim et al., AAAI 2022): events with more than k% predicted points are filled."""
+    return prf(labels, point_adjust(labels, predictions, k=k), "pa_k_f1")[2]
+
+
+@register_metric("delay_pa_f1", needs_threshold=True, oracle=best_delay_pa_f1)
+def delay_pa_f1(labels: Any, predictions: Any, *, delay: int = 7) -> float:
+    """Delay-aware PA F1 (SR-CNN, KDD 2019): only hits in an event's first delay+1 points count."""
+    return prf(labels, delay_adjust(labels, predictions, delay=delay), "delay_pa_f1")[2]

@@ -165,7 +165,12 @@ DETECTORS: Registry[Any] = Registry(
 )
 METRICS: Registry[Any] = Registry(
     "metric",
-    builtin_modules=("tsadbench.metrics.point", "tsadbench.metrics.pa"),
+    builtin_modules=(
+        "tsadbench.metrics.point",
+        "tsadbench.metrics.pa",
+        "tsadbench.metrics.event",
+        "tsadbench.metrics.vus",
+    ),
     entry_point_group="tsadbench.metrics",
 )
 DATASETS: Registry[Any] = Registry(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from tsadbench import __version__, store
 from tsadbench.data import Entity, load_dataset
 from tsadbench.data.scaling import SCALERS, fit_scaler
 from tsadbench.registry import DETECTORS
+
+if TYPE_CHECKING:
+    from tsadbench.metrics import MetricSpec
 
 
 class ConfigError(ValueError):
@@ -161,24 +164,30 @@ def environment() -> dict[str, Any]:
 
 # the run -----------------------------------------------------------------------------------
 def _evaluate(
-    labels: np.ndarray, scores: np.ndarray, names: list[str]
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Each metric on its own: one undefined metric gives NaN and a reason, not a lost run."""
-    from tsadbench.metrics import evaluate
+    specs: list[MetricSpec], arrays: dict[str, np.ndarray], record: dict[str, Any]
+) -> None:
+    """Compute each metric into ``record`` on its own: an undefined metric gets NaN and a reason
+    (in ``metric_errors``), not a lost run; its parameters go to ``metric_params``."""
+    from tsadbench.metrics import compute
 
-    values: dict[str, float] = {}
-    errors: dict[str, str] = {}
-    for name in names:
+    for group in ("metrics", "metric_errors", "metric_params"):
+        record.setdefault(group, {})
+    for spec in specs:
         try:
-            values.update(evaluate(labels, scores, [name]))
+            value = compute(spec, arrays["labels"], arrays["test"], arrays.get("train"))
+            if not np.isfinite(value):
+                raise FloatingPointError(f"the value is {value}")
+            record["metrics"][spec.name] = value
+            record["metric_errors"].pop(spec.name, None)
         except Exception as exc:
-            values[name] = float("nan")
-            errors[name] = f"{type(exc).__name__}: {exc}"
-    return values, errors
+            record["metrics"][spec.name] = float("nan")
+            record["metric_errors"][spec.name] = f"{type(exc).__name__}: {exc}"
+        record["metric_params"][spec.name] = spec.describe()
 
 
-def prepare(s: RunSettings) -> tuple[dict[str, Any], str]:
-    """Check everything that needs no data; return (the detector's registry meta, scaler)."""
+def prepare(s: RunSettings) -> tuple[dict[str, Any], str, list[MetricSpec]]:
+    """Check everything that needs no data; return the detector's registry meta, the scaler and
+    the resolved metric set."""
     from tsadbench.metrics import parse_metric
 
     try:
@@ -192,8 +201,7 @@ def prepare(s: RunSettings) -> tuple[dict[str, Any], str]:
             )
         # rejects unknown parameters (TypeError) and invalid values (ValueError)
         DETECTORS.create(s.detector, **s.detector_params).check_params()
-        for name in s.metrics:
-            parse_metric(name)
+        specs = [parse_metric(name) for name in s.metrics]
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from None
     cls = entry.obj
@@ -205,12 +213,12 @@ def prepare(s: RunSettings) -> tuple[dict[str, Any], str]:
         raise ConfigError(
             f"The 'scaler' setting must be 'auto' or one of {SCALERS}. Got {s.scaler!r} instead."
         )
-    return dict(entry.meta), scaler
+    return dict(entry.meta), scaler, specs
 
 
 def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found)."""
-    meta, scaler = prepare(s)
+    meta, scaler, specs = prepare(s)
     try:
         dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -238,21 +246,20 @@ def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, An
                 f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
                 f"record {key} exists in {s.results_dir}; force=true re-runs it"
             )
-            records.append(_complete_metrics(s, key, found))
+            records.append(_complete_metrics(s, key, found, specs))
             continue
-        records.append(_run_entity(s, det, entity, key, spec, meta, scaler, log))
+        records.append(_run_entity(s, det, entity, key, spec, meta, scaler, specs, log))
     return records
 
 
-def _complete_metrics(s: RunSettings, key: str, record: dict[str, Any]) -> dict[str, Any]:
+def _complete_metrics(
+    s: RunSettings, key: str, record: dict[str, Any], specs: list[MetricSpec]
+) -> dict[str, Any]:
     """Compute from the stored scores any requested metric the record lacks."""
-    missing = [m for m in s.metrics if m not in (record.get("metrics") or {})]
+    missing = [m for m in specs if m.name not in (record.get("metrics") or {})]
     if not missing:
         return record
-    arrays = store.read_scores(s.results_dir, key)
-    values, errors = _evaluate(arrays["labels"], arrays["test"], missing)
-    record["metrics"] = {**record.get("metrics", {}), **values}
-    record["metric_errors"] = {**record.get("metric_errors", {}), **errors}
+    _evaluate(missing, store.read_scores(s.results_dir, key), record)
     store.write(s.results_dir, record)
     return record
 
@@ -265,6 +272,7 @@ def _run_entity(
     spec: dict[str, Any],
     meta: dict[str, Any],
     scaler: str,
+    specs: list[MetricSpec],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
@@ -283,7 +291,8 @@ def _run_entity(
         },
         "preprocessing": spec["preprocessing"],
         "seed": s.seed,
-        "metrics": {m: float("nan") for m in s.metrics},
+        "metrics": {m.name: float("nan") for m in specs},
+        "metric_params": {m.name: m.describe() for m in specs},
         "time": {},
         "memory": {},
         "n_parameters": None,
@@ -314,8 +323,8 @@ def _run_entity(
         record["memory"] = mem
         record["n_parameters"] = det.n_parameters()
         arrays = {"test": test_scores, "train": train_scores, "labels": entity.labels}
-        values, errors = _evaluate(entity.labels, test_scores, s.metrics)
-        record.update(status="ok", metrics=values, metric_errors=errors)
+        _evaluate(specs, arrays, record)
+        record["status"] = "ok"
     except Exception as exc:  # the one broad catch: record the failure, go on
         record.update(
             status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()

@@ -71,7 +71,14 @@ def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
     assert "memae on synthetic (seed 1)" in result.stdout and "auc_pr" in result.stdout
     [record] = records(first)
     assert record["status"] == "ok" and record["seed"] == 1
-    assert set(record["metrics"]) == {"auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"}
+    assert {"vus_pr", "auc_pr", "f1@oracle", "pa_f1@oracle", "f1@train_quantile"} <= set(
+        record["metrics"]
+    )
+    assert record["metric_params"]["vus_pr"] == {
+        "metric": "vus_pr",
+        "params": {"window": 100, "n_thresholds": 250},
+    }
+    assert record["metric_params"]["f1@train_quantile"]["protocol_params"] == {"q": 0.99}
     assert record["n_parameters"] > 0 and record["memory"]["peak_rss_mb"] > 0
     assert record["detector"]["faithful"] is False and record["detector"]["deviations"]
     assert {"fit_s", "score_s", "total_s"} <= set(record["time"])

@@ -80,8 +80,16 @@ def test_bad_input_is_named(labels, scores, message):
 
 
 def test_metric_names_follow_the_naming_rule():
-    assert parse_metric("pa_f1@oracle") == ("pa_f1", "oracle")
-    assert parse_metric("auc_pr") == ("auc_pr", None)
+    spec = parse_metric("pa_f1@oracle")
+    assert (spec.name, spec.metric, spec.protocol) == ("pa_f1@oracle", "pa_f1", "oracle")
+    assert parse_metric("auc_pr").name == "auc_pr"
+    # defaults are dropped from the name but kept in the spec
+    vus = parse_metric("vus_pr(window=100)")
+    assert vus.name == "vus_pr" and vus.params == {"window": 100, "n_thresholds": 250}
+    spec = parse_metric("pa_k_f1(k=50)@train_quantile(q=0.995)")
+    assert spec.name == "pa_k_f1(k=50)@train_quantile(q=0.995)"
+    assert spec.params == {"k": 50} and spec.protocol_params == {"q": 0.995}
+    assert parse_metric(" f1 @ train_quantile ( q = 0.99 ) ").name == "f1@train_quantile"
     with pytest.raises(ValueError, match="needs a threshold protocol"):
         parse_metric("pa_f1")
     with pytest.raises(ValueError, match="threshold-free"):
@@ -90,3 +98,74 @@ def test_metric_names_follow_the_naming_rule():
         parse_metric("f1@pot")
     with pytest.raises(ValueError, match="Unknown metric"):
         parse_metric("vus_pr_typo")
+    with pytest.raises(ValueError, match="has no parameter"):
+        parse_metric("vus_pr(widow=3)")
+    with pytest.raises(ValueError, match="needs its threshold"):
+        parse_metric("f1@fixed")
+    with pytest.raises(ValueError, match="'name=value'"):
+        parse_metric("vus_pr(100)")
+
+
+def test_label_free_protocols():
+    y = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 0])
+    s = np.array([0.1, 0.2, 0.3, 0.4, 0.9, 0.8, 0.5, 0.6, 0.7, 0.0])
+    train = np.linspace(0, 1, 101)  # its 0.75-quantile is 0.75
+    got = evaluate(
+        y,
+        s,
+        [
+            "f1@train_quantile(q=0.75)",
+            "f1@test_ratio(r=30.0)",
+            "precision@fixed(t=0.55)",
+            "recall@fixed(t=0.85)",
+        ],
+        train_scores=train,
+    )
+    assert got["f1@train_quantile(q=0.75)"] == pytest.approx(1.0)  # 0.9, 0.8 > 0.75
+    # top 30% of the test scores: the 70th percentile is 0.63, so 0.9, 0.8, 0.7 are flagged
+    assert got["f1@test_ratio(r=30.0)"] == pytest.approx(2 * 2 / (3 + 2))
+    assert got["precision@fixed(t=0.55)"] == pytest.approx(2 / 4)  # 0.9 0.8 0.6 0.7
+    assert got["recall@fixed(t=0.85)"] == pytest.approx(1 / 2)
+    with pytest.raises(ValueError, match="needs the train scores"):
+        evaluate(y, s, ["f1@train_quantile"])
+
+
+def test_companions_report_at_the_f1_optimal_threshold():
+    got = evaluate(Y, S, ["pa_f1@oracle", "pa_precision@oracle", "pa_recall@oracle"])
+    p, r = got["pa_precision@oracle"], got["pa_recall@oracle"]
+    assert got["pa_f1@oracle"] == pytest.approx(2 * p * r / (p + r))
+    assert (p, r) == (pytest.approx(5 / 6), 1.0)  # t = 0.25: 5 adjusted TPs, 1 FP
+
+
+def test_pa_variants_match_brute_force():
+    rng = np.random.default_rng(3)
+    y = np.zeros(200, int)
+    for a, b in ((10, 30), (50, 51), (120, 170), (190, 200)):
+        y[a:b] = 1
+    s = np.round(rng.normal(size=200) + y, 1)
+
+    def brute(adjust):
+        best = 0.0
+        for t in np.unique(s):
+            p = adjust((s >= t).astype(int))
+            tp = np.sum(p & (y == 1))
+            best = max(best, 2 * tp / (p.sum() + y.sum()))
+        return best
+
+    def pa_k(p, k):
+        out = p.copy()
+        for a, b in ((10, 30), (50, 51), (120, 170), (190, 200)):
+            if p[a:b].sum() > k / 100 * (b - a):
+                out[a:b] = 1
+        return out
+
+    def delay(p, d):
+        out = p.copy()
+        for a, b in ((10, 30), (50, 51), (120, 170), (190, 200)):
+            out[a:b] = 1 if p[a : min(a + d + 1, b)].any() else 0
+        return out
+
+    got = evaluate(y, s, ["pa_f1@oracle", "pa_k_f1(k=30)@oracle", "delay_pa_f1(delay=3)@oracle"])
+    assert got["pa_f1@oracle"] == pytest.approx(brute(lambda p: pa_k(p, 0)))
+    assert got["pa_k_f1(k=30)@oracle"] == pytest.approx(brute(lambda p: pa_k(p, 30)))
+    assert got["delay_pa_f1(delay=3)@oracle"] == pytest.approx(brute(lambda p: delay(p, 3)))

@@ -24,6 +24,15 @@ def report(
             help="Where to write leaderboard.md and results.csv [default: RESULTS_DIR].",
         ),
     ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="A metric to show on screen (repeatable) [default: the "
+            "headline ones: vus_pr, vus_roc, auc_pr, auc_roc, f1@oracle, pa_f1@oracle].",
+        ),
+    ] = None,
 ) -> None:
     """Summarise stored runs: mean metrics per detector and dataset.
 
@@ -38,8 +47,9 @@ def report(
         raise typer.Exit(code=1)
     try:
         result = build(results_dir, out or results_dir)
+        table = summary_table(result.summary, metric)
     except ValueError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    console().print(summary_table(result.summary))
+    console().print(table)
     err.print(f"wrote {result.markdown} and {result.csv}", highlight=False)

@@ -110,7 +110,7 @@ def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> 
 
     table = Table(title=title)
     for c in columns:
-        left = c in (*KEYS, "entity", "status")
+        left = c in (*KEYS, "entity", "status", "")
         # the group prefix is implied on screen: "metric/auc_pr" shows as "auc_pr"
         table.add_column(c.split("/", 1)[-1], justify="left" if left else "right", overflow="fold")
     for row in rows:
@@ -118,15 +118,61 @@ def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> 
     return table
 
 
-def summary_table(summary: pd.DataFrame) -> Table:
-    return _rich(summary.columns, summary.itertuples(index=False), "tsadbench report")
+#: the metrics shown on screen by default (all of them go to the files)
+HEADLINE = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1@oracle", "pa_f1@oracle")
+
+
+def summary_table(summary: pd.DataFrame, metrics: Sequence[str] | None = None) -> Table:
+    """The summary for the terminal: run counts, the chosen metrics (default: the headline
+    ones present, else the first six), fit time."""
+    present = [c.removeprefix("metric/") for c in summary.columns if c.startswith("metric/")]
+    if metrics:
+        missing = sorted(set(metrics) - set(present))
+        if missing:
+            raise ValueError(
+                f"No metric {', '.join(map(repr, missing))} in these records; "
+                f"they hold: {', '.join(present)}."
+            )
+        chosen = list(metrics)
+    else:
+        chosen = [m for m in HEADLINE if m in present] or present[:6]
+    cols = [*KEYS, "runs", "ok", "errors", *(f"metric/{m}" for m in chosen)]
+    cols += [c for c in ("time/fit_s",) if c in summary.columns]
+    return _rich(cols, summary[cols].itertuples(index=False), "tsadbench report")
+
+
+def _label(column: str) -> str:
+    return column.removeprefix("metric/")
 
 
 def records_table(records: Sequence[Mapping[str, Any]]) -> Table:
-    """The records of one ``tsadbench run``: one row per entity."""
+    """The records of one ``tsadbench run``: one row per metric, one column per entity (the
+    mean and range over entities when there are more than four)."""
     rows = [store.flatten(r) for r in records]
-    metric_cols = sorted({k for r in rows for k in r if k.startswith("metric/")})
-    cols = ["entity", "status", *metric_cols, "time/fit_s", "time/score_s"]
     first = rows[0] if rows else {}
     title = f"{first.get('detector')} on {first.get('dataset')} (seed {first.get('seed')})"
-    return _rich(cols, ([r.get(c, math.nan) for c in cols] for r in rows), title)
+    values = [
+        c for c in dict.fromkeys(k for r in rows for k in r) if c.startswith(("metric/", "time/"))
+    ]
+    if len(rows) <= 4:
+        columns = ["", *(str(r["entity"]) for r in rows)]
+        body = [["status", *(r["status"] for r in rows)]]
+        body += [[_label(c), *(r.get(c, math.nan) for r in rows)] for c in values]
+    else:
+        import numpy as np
+
+        ok = sum(r["status"] == "ok" for r in rows)
+        columns = ["", f"mean of {len(rows)} entities", "min", "max"]
+        body = [["status", f"{ok} ok, {len(rows) - ok} not", "", ""]]
+        for c in values:
+            v = np.array([r.get(c, math.nan) for r in rows], dtype=float)
+            body.append(
+                [
+                    _label(c),
+                    *(
+                        float(f(v)) if np.isfinite(v).any() else math.nan
+                        for f in (np.nanmean, np.nanmin, np.nanmax)
+                    ),
+                ]
+            )
+    return _rich(columns, body, title)

@@ -1,0 +1,146 @@
+"""Threshold protocols: how a threshold-dependent metric turns scores into predictions.
+
+Every value of a threshold-dependent metric carries its protocol's name, ``<metric>@<protocol>``
+(ARCHITECTURE.md). Label-free protocols compute one threshold from the scores and predict
+``score > threshold``; ``oracle`` searches the threshold on the test labels.
+
+``oracle``
+    The threshold that maximises the metric's F1 on the test labels, searched exactly over every
+    distinct score value (``score >= t``) in O(n log n). Precision / recall companions report
+    their value at the F1-optimal threshold. It uses the labels it is scored on: an upper bound,
+    never a deployable number, and labelled ``oracle`` wherever it appears.
+``train_quantile(q=0.99)``
+    The q-quantile of the detector's scores on the train split: needs neither test labels nor
+    test scores.
+``test_ratio(r=1.0)``
+    Flags the top ``r`` percent of the test scores (VAN-AD's protocol). Label-free, but it reads
+    the test distribution and assumes the anomaly ratio: named so.
+``fixed(t)``
+    A threshold given by the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A threshold protocol: its function and what it reads."""
+
+    name: str
+    fn: Callable[..., float] | None  # (test_scores, train_scores, **params) -> threshold
+    defaults: dict[str, Any]
+    uses_labels: bool = False
+    uses_test_scores: bool = False
+    uses_train_scores: bool = False
+    description: str = ""
+
+
+def _check_unit(name: str, value: Any, lo: float, hi: float) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError(f"The '{name}' parameter must be a number in [{lo}, {hi}]. Got {value!r}.")
+    return float(value)
+
+
+def _need_train(train: FloatArray | None, protocol: str) -> FloatArray:
+    if train is None or len(train) == 0:
+        raise ValueError(f"The threshold protocol {protocol!r} needs the train scores; none given.")
+    if not np.isfinite(train).all():
+        raise ValueError(f"The threshold protocol {protocol!r} got non-finite train scores.")
+    return train
+
+
+def train_quantile(test: FloatArray, train: FloatArray | None, *, q: float = 0.99) -> float:
+    q = _check_unit("q", q, 0.0, 1.0)
+    return float(np.quantile(_need_train(train, "train_quantile"), q))
+
+
+def test_ratio(test: FloatArray, train: FloatArray | None, *, r: float = 1.0) -> float:
+    r = _check_unit("r", r, 0.0, 100.0)
+    return float(np.percentile(test, 100.0 - r))
+
+
+def fixed(test: FloatArray, train: FloatArray | None, *, t: float | None = None) -> float:
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not np.isfinite(t):
+        raise ValueError(
+            f"The threshold protocol 'fixed' needs a finite 't', e.g. fixed(t=0.5). Got {t!r}."
+        )
+    return float(t)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            "oracle",
+            None,
+            {},
+            uses_labels=True,
+            uses_test_scores=True,
+            description="best F1 on the test labels (an upper bound)",
+        ),
+        Protocol(
+            "train_quantile",
+            train_quantile,
+            {"q": 0.99},
+            uses_train_scores=True,
+            description="q-quantile of the train scores",
+        ),
+        Protocol(
+            "test_ratio",
+            test_ratio,
+            {"r": 1.0},
+            uses_test_scores=True,
+            description="top r percent of the test scores",
+        ),
+        Protocol("fixed", fixed, {"t": None}, description="a given threshold t"),
+    )
+}
+
+
+def threshold(protocol: str, test: FloatArray, train: FloatArray | None, **params: Any) -> float:
+    """The threshold of a label-free ``protocol``; predictions are ``test > threshold``."""
+    p = PROTOCOLS[protocol]
+    if p.fn is None:
+        raise ValueError(
+            f"The protocol {protocol!r} searches a threshold per metric; "
+            f"it has no threshold of its own."
+        )
+    return p.fn(test, train, **params)
+
+
+# the exact oracle search --------------------------------------------------------------------
+def f1_from_counts(tp: FloatArray, fp: FloatArray, n_pos: float) -> FloatArray:
+    """Exact F1 = 2TP / (2TP + FP + FN); 0 where there is nothing to count."""
+    denom = 2 * tp + fp + (n_pos - tp)
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom, dtype=np.float64), where=denom > 0)
+
+
+def sweep(values: FloatArray, *weights: FloatArray) -> tuple[FloatArray, list[FloatArray]]:
+    """Cumulative sums of ``weights`` over ``values`` in descending order, one row per distinct
+    value: row j holds the sums over every item with ``value >= thresholds[j]``."""
+    order = np.argsort(-values, kind="stable")
+    v = values[order]
+    last_of_tie = np.r_[v[1:] != v[:-1], True]  # a threshold takes every tied value at once
+    sums = [np.cumsum(w[order])[last_of_tie] for w in weights]
+    return v[last_of_tie], sums
+
+
+def best_f1_threshold(anomalous: FloatArray, normal: FloatArray) -> tuple[float, float]:
+    """Best F1 over every threshold when anomalous point i counts as detected once the threshold
+    reaches ``anomalous[i]`` (its effective score) and normal point j is a false positive once it
+    reaches ``normal[j]``. Returns ``(f1, threshold)``; exact, O(n log n)."""
+    values = np.r_[anomalous, normal]
+    is_pos = np.r_[np.ones(len(anomalous)), np.zeros(len(normal))]
+    thresholds, (tp, fp) = sweep(values, is_pos, 1.0 - is_pos)
+    f1 = f1_from_counts(tp, fp, float(len(anomalous)))
+    i = int(np.argmax(f1))
+    return float(f1[i]), float(thresholds[i])
