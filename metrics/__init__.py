@@ -45,8 +45,10 @@ __all__ = [
     "METRICS",
     "PROTOCOLS",
     "MetricSpec",
+    "compute",
     "evaluate",
     "list_metrics",
+    "metric_defaults",
     "parse_metric",
     "register_metric",
 ]

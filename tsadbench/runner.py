@@ -333,3 +333,26 @@ def _run_entity(
     record["time"]["total_s"] = time.perf_counter() - t_start
     store.write(s.results_dir, record, arrays)
     return record
+
+
+def evaluate_stored(
+    results_dir: str | Path, names: list[str], log: Callable[[str], None] = print
+) -> list[dict[str, Any]]:
+    """Recompute ``names`` for every finished run under ``results_dir`` from its stored scores
+    (nothing is re-trained) and rewrite each record atomically; return the records."""
+    from tsadbench.metrics import parse_metric
+
+    try:
+        specs = [parse_metric(name) for name in names]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    updated = []
+    for folder in store.record_folders(results_dir):
+        record = store.read(folder.parent, folder.name)
+        if record is None or record.get("status") != "ok":
+            continue
+        _evaluate(specs, store.read_scores(folder.parent, folder.name), record)
+        store.write(folder.parent, record)
+        updated.append(record)
+    log(f"re-evaluated {len(updated)} run(s) under {results_dir}")
+    return updated

@@ -103,7 +103,10 @@ def read(results_dir: str | Path, key: str) -> dict[str, Any] | None:
     path = Path(results_dir) / key / RECORD
     if not path.is_file():
         return None
-    record: dict[str, Any] = json.loads(path.read_text())
+    try:
+        record: dict[str, Any] = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"The run record {path} is not valid JSON: {exc}.") from None
     return record
 
 
@@ -112,16 +115,23 @@ def read_scores(results_dir: str | Path, key: str) -> dict[str, NDArray[Any]]:
         return {name: npz[name] for name in npz.files}
 
 
+def record_folders(results_dir: str | Path) -> list[Path]:
+    """The folders of every record under ``results_dir`` (any depth), in path order."""
+    root = Path(results_dir)
+    return [
+        path.parent
+        for path in sorted(root.rglob(RECORD))
+        # Hydra's own folders and temporary files start with a dot
+        if not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+    ]
+
+
 def iter_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
     """Every record under ``results_dir`` (any depth), in path order."""
-    root = Path(results_dir)
-    for path in sorted(root.rglob(RECORD)):
-        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
-            continue  # Hydra's own folders and temporary files
-        try:
-            yield json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"The run record {path} is not valid JSON: {exc}.") from None
+    for folder in record_folders(results_dir):
+        record = read(folder.parent, folder.name)
+        if record is not None:
+            yield record
 
 
 #: parameters that vary between seeds or machines without changing the method

@@ -54,7 +54,19 @@ def test_version():
     [
         ("detectors", ["memae", "iforest", "random", "faithful"]),
         ("datasets", ["synthetic"]),
-        ("metrics", ["auc_pr", "pa_f1", "@oracle"]),
+        (
+            "metrics",
+            [
+                "vus_pr",
+                "window=100",
+                "pa_k_f1",
+                "k=20.0",
+                "train_quantile",
+                "q=0.99",
+                "oracle",
+                "test labels",
+            ],
+        ),
     ],
 )
 def test_list(what, expected):
@@ -204,3 +216,85 @@ def test_report_never_averages_different_hyper_parameters(tmp_path):
     rows = [line for line in summary if line.startswith("| iforest |")]
     # two configurations: window 32 (two seeds averaged) and window 8 (one seed)
     assert sorted(row.split(" | ")[3] for row in rows) == ["1", "2"]
+
+
+def test_evaluate_recomputes_stored_runs_without_retraining(tmp_path):
+    base = [
+        "detector=iforest",
+        "detector.n_estimators=10",
+        "dataset.length=400",
+        "dataset.n_anomalies=4",
+        f"results_dir={tmp_path}",
+        "metrics.names=[auc_roc]",
+    ]
+    assert invoke("run", *base).exit_code == 0
+    [before] = records(tmp_path)
+    result = invoke("evaluate", str(tmp_path), "-m", "vus_pr(window=20)", "-m", "pa_f1@oracle")
+    assert result.exit_code == 0, result.stderr
+    assert "re-evaluated 1 run" in result.stderr
+    [after] = records(tmp_path)
+    assert set(after["metrics"]) == {"auc_roc", "vus_pr(window=20)", "pa_f1@oracle"}
+    assert after["metrics"]["auc_roc"] == before["metrics"]["auc_roc"]
+    assert after["time"] == before["time"]  # nothing was re-run
+    assert after["metric_params"]["vus_pr(window=20)"]["params"]["window"] == 20
+
+
+def test_evaluate_your_own_scores(tmp_path):
+    import numpy as np
+
+    y = np.zeros(200, dtype=int)
+    y[50:60] = 1
+    s = np.random.default_rng(0).normal(size=200) + 3 * y
+    (tmp_path / "labels.csv").write_text(
+        "time,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(y))
+    )
+    np.save(tmp_path / "scores.npy", s)
+    result = invoke(
+        "evaluate",
+        "--labels",
+        f"{tmp_path / 'labels.csv'}:label",
+        "--scores",
+        str(tmp_path / "scores.npy"),
+        "-m",
+        "auc_pr",
+        "-m",
+        "pa_f1@oracle",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    got = json.loads(result.stdout)
+    from tsadbench.metrics import evaluate
+
+    assert got == evaluate(y, s, ["auc_pr", "pa_f1@oracle"])
+
+    missing = invoke(
+        "evaluate",
+        "--labels",
+        str(tmp_path / "labels.csv"),
+        "--scores",
+        str(tmp_path / "scores.npy"),
+    )
+    assert missing.exit_code == 1 and "has 2 columns; name one as FILE:COLUMN" in missing.stderr
+    short = invoke(
+        "evaluate",
+        "--labels",
+        f"{tmp_path / 'labels.csv'}:label",
+        "--scores",
+        str(tmp_path / "scores.npy"),
+        "-m",
+        "auc_pr",
+    )
+    assert short.exit_code == 0
+    np.save(tmp_path / "short.npy", s[:10])
+    bad = invoke(
+        "evaluate",
+        "--labels",
+        f"{tmp_path / 'labels.csv'}:label",
+        "--scores",
+        str(tmp_path / "short.npy"),
+        "-m",
+        "auc_pr",
+        "--json",
+    )
+    assert "same length" in bad.stderr
+    assert json.loads(bad.stdout) == {"auc_pr": None}  # undefined: null in JSON, never 0

@@ -42,13 +42,42 @@ def datasets(pattern: str = _PATTERN) -> None:
 
 @app.command("metrics")
 def metrics(pattern: str = _PATTERN) -> None:
-    """Registered metrics: threshold-free, or needing a protocol (`<metric>@<protocol>`)."""
-    from tsadbench.metrics import PROTOCOLS
+    """Registered metrics with their parameters, and the threshold protocols.
+
+    Threshold-dependent metrics are written `<metric>@<protocol>`; parameters other than the
+    defaults go in parentheses: `vus_pr(window=50)`, `pa_k_f1(k=50)@train_quantile(q=0.995)`.
+    """
+    from tsadbench.metrics import PROTOCOLS, metric_defaults
     from tsadbench.registry import METRICS
 
-    table = Table("name", "threshold", "description", title="metrics")
-    protocols = ", ".join(f"@{p}" for p in sorted(PROTOCOLS))
+    def params(values: dict[str, object]) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in values.items())
+
+    table = Table("name", "threshold", "parameters", "description", title="metrics")
     for e in METRICS.entries(pattern):
-        kind = protocols if e.meta.get("needs_threshold") else "free"
-        table.add_row(e.name, kind, e.description)
+        if e.meta.get("oracle_of"):
+            kind = f"protocol (oracle: at the best {e.meta['oracle_of']})"
+        else:
+            kind = "protocol" if e.meta.get("needs_threshold") else "free"
+        table.add_row(e.name, kind, params(metric_defaults(e.name)), e.description)
     console().print(table)
+
+    protocols = Table(
+        "protocol",
+        "parameters",
+        "reads",
+        "description",
+        title="threshold protocols (`<metric>@<protocol>`)",
+    )
+    for p in PROTOCOLS.values():
+        reads = [
+            w
+            for w, used in (
+                ("test labels", p.uses_labels),
+                ("test scores", p.uses_test_scores),
+                ("train scores", p.uses_train_scores),
+            )
+            if used
+        ]
+        protocols.add_row(p.name, params(p.defaults), ", ".join(reads) or "nothing", p.description)
+    console().print(protocols)
