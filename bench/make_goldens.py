@@ -26,6 +26,7 @@ EXHAUSTIVE_MAX_N = 2000  # exhaustive best-PA searches call tadpak once per dist
 
 
 def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    from prts import ts_precision, ts_recall
     from sklearn.metrics import f1_score, precision_recall_curve
     from tadpak.pak import pak
     from TSB_AD.evaluation.basic_metrics import basic_metricor, generate_curve
@@ -52,6 +53,16 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     for k in PA_K:
         out[f"tadpak.PA-K{k}-F1@pred"] = f1_score(y, pak(pred, y, 0.5, k=k))
     out["tsbad.Event-F1@pred"] = grader.metric_EventF1PA(y, s, preds=pred)
+    out["tsbad.R-based-F1@pred"] = grader.metric_RF1(y, s, preds=pred)
+    for bias in ("flat", "front", "back", "middle"):
+        for card in ("one", "reciprocal"):
+            key = f"{bias}.{card}"
+            out[f"prts.precision.{key}@pred"] = ts_precision(
+                y, pred, alpha=0.0, cardinality=card, bias=bias
+            )
+            out[f"prts.recall.{key}@pred"] = ts_recall(
+                y, pred, alpha=0.2, cardinality=card, bias=bias
+            )
     out["tsbad.PA-F1@pred"] = grader.metric_PointF1PA(y, s, preds=pred)
 
     if len(s) <= EXHAUSTIVE_MAX_N:  # predictions {s > t} over t in {-inf} U distinct scores

@@ -89,6 +89,14 @@ def metric_defaults(metric: str) -> dict[str, Any]:
     return {p.name: p.default for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY}
 
 
+def oracle_defaults(metric: str) -> dict[str, Any]:
+    """The oracle's parameters for ``metric``: none where the search is exact over every
+    distinct score in O(n log n); the size of the rank-quantile grid where each threshold costs
+    O(n) (0 = every distinct score)."""
+    source = METRICS.entry(metric).meta.get("oracle_of") or metric
+    return {"n_thresholds": 250} if METRICS.entry(source).meta.get("oracle_grid") else {}
+
+
 def _resolve(given: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -150,16 +158,17 @@ def parse_metric(full_name: str) -> MetricSpec:
             f"Available: {', '.join(sorted(PROTOCOLS))}."
         )
     protocol = PROTOCOLS[p.group(1)]
+    pdefaults = oracle_defaults(metric) if protocol.name == "oracle" else protocol.defaults
     pparams = _resolve(
         _parse_params(p.group(2), text),
-        protocol.defaults,
-        f"The threshold protocol {protocol.name!r}",
+        pdefaults,
+        f"The threshold protocol {protocol.name!r} of {metric!r}",
     )
     if protocol.name == "fixed" and pparams["t"] is None:
         raise ValueError(
             f"The threshold protocol 'fixed' needs its threshold: write '{metric}@fixed(t=...)'."
         )
-    name += "@" + _format(protocol.name, pparams, protocol.defaults)
+    name += "@" + _format(protocol.name, pparams, pdefaults)
     return MetricSpec(
         name=name, metric=metric, params=params, protocol=protocol.name, protocol_params=pparams
     )
@@ -178,11 +187,12 @@ def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None
     if spec.protocol == "oracle":
         source = entry.meta.get("oracle_of")
         if source is None:
-            value, _ = entry.meta["oracle"](labels, scores, **spec.params)
+            value, _ = entry.meta["oracle"](labels, scores, **spec.params, **spec.protocol_params)
             return float(value)
         # a companion (precision, recall) at the threshold that maximises its F1
         source_params = {k: v for k, v in spec.params.items() if k in metric_defaults(source)}
-        _, thr = METRICS.entry(source).meta["oracle"](labels, scores, **source_params)
+        oracle = METRICS.entry(source).meta["oracle"]
+        _, thr = oracle(labels, scores, **source_params, **spec.protocol_params)
         return float(entry.obj(labels, scores >= thr, **spec.params))
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
     thr = threshold(spec.protocol, scores, train, **spec.protocol_params)

@@ -169,6 +169,7 @@ METRICS: Registry[Any] = Registry(
         "tsadbench.metrics.point",
         "tsadbench.metrics.pa",
         "tsadbench.metrics.event",
+        "tsadbench.metrics.range",
         "tsadbench.metrics.vus",
     ),
     entry_point_group="tsadbench.metrics",

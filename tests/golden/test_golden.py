@@ -111,3 +111,24 @@ def test_pa_f1_differs_from_tsbad_only_by_its_index_0_rule(case):
         assert ours > ref["tsbad.PA-F1@pred"], name
     else:
         assert close(ours, ref["tsbad.PA-F1@pred"]), name
+
+
+def test_range_metrics_at_fixed_predictions(case):
+    name, y, s, ref = case
+    pred = cases.top_predictions(s).astype(float)
+    for bias in ("flat", "front", "back", "middle"):
+        for card in ("one", "reciprocal"):
+            key = f"{bias}.{card}"
+            params = f"(bias={bias!r},cardinality={card!r})"
+            p = evaluate(y, pred, [f"range_precision{params}@fixed(t=0.5)"])
+            r = evaluate(y, pred, [f"range_recall{params}@fixed(t=0.5)"])
+            assert close(next(iter(p.values())), ref[f"prts.precision.{key}@pred"]), (name, key)
+            assert close(next(iter(r.values())), ref[f"prts.recall.{key}@pred"]), (name, key)
+    # TSB-AD's R-based-F1: the same definition at its defaults (reciprocal, flat)
+    ours = evaluate(y, pred, ["range_f1@fixed(t=0.5)"])["range_f1@fixed(t=0.5)"]
+    if pred.all():
+        # TSB-AD's range_convers_new finds no range in an all-ones prediction (np.diff has no
+        # edge), so it scores a prediction covering the whole series 0; prts and we do not
+        assert ref["tsbad.R-based-F1@pred"] == 0.0 < ours, name
+    else:
+        assert close(ours, ref["tsbad.R-based-F1@pred"]), name

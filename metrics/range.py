@@ -1,0 +1,194 @@
+"""Range-based precision, recall and F1 (Tatbul et al., NeurIPS 2018).
+
+For real ranges R_i and predicted ranges P_j (maximal runs of 1)::
+
+    recall    = mean_i [ α_r · existence(R_i) + (1 − α_r) · γ(R_i) · ω(R_i) ]
+    precision = mean_j [ α_p · existence(P_j) + (1 − α_p) · γ(P_j) · ω(P_j) ]
+
+``existence`` is 1 when the range overlaps any range of the other kind; ``ω`` the positional-bias
+weighted fraction of the range covered by the other kind (bias δ(t), t = 1..len: ``flat`` 1,
+``front`` len − t + 1, ``back`` t, ``middle`` min(t, len − t + 1)); ``γ`` the cardinality factor:
+``one`` → 1, ``reciprocal`` → 1 / (number of overlapping ranges) when above 1.
+
+Defaults as TSB-AD's R-based-F1 (``metrics.md`` §4): recall α 0.2, precision α 0, reciprocal
+cardinality, flat bias; equal to prts' ``ts_precision`` / ``ts_recall`` for every bias (TSB-AD's
+own non-flat biases use the absolute index and are wrong; only flat is comparable there).
+Precision with no predicted range is 0 (TSB-AD's convention; prts raises).
+
+``@oracle`` searches a grid of rank-quantile thresholds (each threshold costs O(n)): 250 by
+default, every distinct score with ``oracle(n_thresholds=0)`` — exact, at O(n) per distinct
+score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tsadbench.metrics.point import events
+from tsadbench.metrics.validation import check_labels_scores, check_predictions
+from tsadbench.registry import register_metric
+
+BIASES = ("flat", "front", "back", "middle")
+CARDINALITIES = ("one", "reciprocal")
+
+
+def _check(alpha: Any, name: str) -> float:
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
+        raise ValueError(f"The '{name}' parameter must be a number in [0, 1]. Got {alpha!r}.")
+    return float(alpha)
+
+
+def _side(
+    ranges_of: NDArray[np.bool_],
+    other: NDArray[np.bool_],
+    alpha: float,
+    cardinality: str,
+    bias: str,
+) -> float:
+    """Mean reward of the ranges of ``ranges_of`` against the ranges of ``other``."""
+    starts, ends = events(ranges_of.astype(np.int8))
+    if len(starts) == 0:
+        return 0.0
+    lengths = ends - starts
+    points = np.flatnonzero(ranges_of)  # grouped by range, in order
+    rid = np.repeat(np.arange(len(starts)), lengths)
+    covered = other[points]
+    if bias == "flat":
+        omega = np.bincount(rid, weights=covered, minlength=len(starts)) / lengths
+    else:
+        t = points - starts[rid] + 1  # 1-based position inside the range
+        length = lengths[rid]
+        if bias == "front":
+            delta = (length - t + 1).astype(np.float64)
+        elif bias == "back":
+            delta = t.astype(np.float64)
+        else:  # middle
+            delta = np.where(t <= length / 2.0, t, length - t + 1).astype(np.float64)
+        omega = np.bincount(rid, weights=delta * covered, minlength=len(starts)) / np.bincount(
+            rid, weights=delta, minlength=len(starts)
+        )
+    # ranges of `other` overlapping each range: those starting before its end and ending after
+    # its start (ranges are sorted and disjoint)
+    o_starts, o_ends = events(other.astype(np.int8))
+    count = np.searchsorted(o_starts, ends, side="left") - np.searchsorted(
+        o_ends, starts, side="right"
+    )
+    gamma = (
+        np.where(count > 1, 1.0 / np.maximum(count, 1), 1.0)
+        if cardinality == "reciprocal"
+        else np.ones(len(starts))
+    )
+    existence = (count > 0).astype(np.float64)
+    return float(np.mean(alpha * existence + (1 - alpha) * gamma * omega))
+
+
+def range_prf(
+    labels: Any,
+    predictions: Any,
+    *,
+    p_alpha: float = 0.0,
+    r_alpha: float = 0.2,
+    cardinality: str = "reciprocal",
+    bias: str = "flat",
+    name: str = "range_f1",
+) -> tuple[float, float, float]:
+    """(precision, recall, F1) of binary predictions, range-based."""
+    y = np.asarray(labels)
+    p = check_predictions(predictions, len(y), name=name)
+    y, _ = check_labels_scores(y, p.astype(np.float64), name=name)
+    p_alpha, r_alpha = _check(p_alpha, "p_alpha"), _check(r_alpha, "r_alpha")
+    if cardinality not in CARDINALITIES:
+        raise ValueError(
+            f"The 'cardinality' parameter must be one of {CARDINALITIES}. Got {cardinality!r}."
+        )
+    if bias not in BIASES:
+        raise ValueError(f"The 'bias' parameter must be one of {BIASES}. Got {bias!r}.")
+    real = y.astype(bool)
+    recall = _side(real, p, r_alpha, cardinality, bias)
+    precision = _side(p, real, p_alpha, cardinality, bias)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1
+
+
+def grid_oracle(
+    labels: Any, scores: Any, metric: Any, n_thresholds: int, name: str, **params: Any
+) -> tuple[float, float]:
+    """Best value of ``metric(labels, scores >= t, **params)`` over ``n_thresholds``
+    rank-quantile thresholds (0: every distinct score). Returns ``(value, threshold)``."""
+    from tsadbench.metrics.vus import rank_thresholds
+
+    y, s = check_labels_scores(labels, scores, name=name)
+    if not isinstance(n_thresholds, int) or isinstance(n_thresholds, bool) or n_thresholds < 0:
+        raise ValueError(
+            f"The oracle's 'n_thresholds' must be an int >= 0 (0: every distinct "
+            f"score). Got {n_thresholds!r}."
+        )
+    grid = np.unique(s) if n_thresholds == 0 else np.unique(rank_thresholds(s, n_thresholds))
+    values = [metric(y, s >= t, **params) for t in grid]
+    i = int(np.argmax(values))
+    return float(values[i]), float(grid[i])
+
+
+def best_range_f1(
+    labels: Any, scores: Any, *, n_thresholds: int = 250, **params: Any
+) -> tuple[float, float]:
+    return grid_oracle(labels, scores, range_f1, n_thresholds, "range_f1@oracle", **params)
+
+
+@register_metric("range_f1", needs_threshold=True, oracle=best_range_f1, oracle_grid=True)
+def range_f1(
+    labels: Any,
+    predictions: Any,
+    *,
+    p_alpha: float = 0.0,
+    r_alpha: float = 0.2,
+    cardinality: str = "reciprocal",
+    bias: str = "flat",
+) -> float:
+    """Range-based F1 (Tatbul et al., NeurIPS 2018), TSB-AD's R-based-F1 defaults."""
+    return range_prf(
+        labels, predictions, p_alpha=p_alpha, r_alpha=r_alpha, cardinality=cardinality, bias=bias
+    )[2]
+
+
+@register_metric("range_precision", needs_threshold=True, oracle_of="range_f1")
+def range_precision(
+    labels: Any,
+    predictions: Any,
+    *,
+    p_alpha: float = 0.0,
+    cardinality: str = "reciprocal",
+    bias: str = "flat",
+) -> float:
+    """Range-based precision (Tatbul et al.); at oracle: at the best range F1."""
+    return range_prf(
+        labels,
+        predictions,
+        p_alpha=p_alpha,
+        cardinality=cardinality,
+        bias=bias,
+        name="range_precision",
+    )[0]
+
+
+@register_metric("range_recall", needs_threshold=True, oracle_of="range_f1")
+def range_recall(
+    labels: Any,
+    predictions: Any,
+    *,
+    r_alpha: float = 0.2,
+    cardinality: str = "reciprocal",
+    bias: str = "flat",
+) -> float:
+    """Range-based recall (Tatbul et al.); at oracle: at the best range F1."""
+    return range_prf(
+        labels,
+        predictions,
+        r_alpha=r_alpha,
+        cardinality=cardinality,
+        bias=bias,
+        name="range_recall",
+    )[1]
