@@ -29,6 +29,8 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     from prts import ts_precision, ts_recall
     from sklearn.metrics import f1_score, precision_recall_curve
     from tadpak.pak import pak
+    from TSB_AD.evaluation.affiliation.generics import convert_vector_to_events
+    from TSB_AD.evaluation.affiliation.metrics import pr_from_events
     from TSB_AD.evaluation.basic_metrics import basic_metricor, generate_curve
     from vus.utils.metrics import metricor  # what vus.metrics.get_metrics('range_auc') calls
 
@@ -54,6 +56,10 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
         out[f"tadpak.PA-K{k}-F1@pred"] = f1_score(y, pak(pred, y, 0.5, k=k))
     out["tsbad.Event-F1@pred"] = grader.metric_EventF1PA(y, s, preds=pred)
     out["tsbad.R-based-F1@pred"] = grader.metric_RF1(y, s, preds=pred)
+    aff = pr_from_events(convert_vector_to_events(pred), convert_vector_to_events(y), (0, len(y)))
+    out["affiliation.precision@pred"] = aff["Affiliation_Precision"]
+    out["affiliation.recall@pred"] = aff["Affiliation_Recall"]
+    out["tsbad.Affiliation-F@pred"] = grader.metric_Affiliation(y, s, preds=pred)
     for bias in ("flat", "front", "back", "middle"):
         for card in ("one", "reciprocal"):
             key = f"{bias}.{card}"

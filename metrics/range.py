@@ -22,6 +22,7 @@ score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,17 @@ def range_prf(
         )
     if bias not in BIASES:
         raise ValueError(f"The 'bias' parameter must be one of {BIASES}. Got {bias!r}.")
-    real = y.astype(bool)
+    return _range_prf(y.astype(bool), p, p_alpha, r_alpha, cardinality, bias)
+
+
+def _range_prf(
+    real: NDArray[np.bool_],
+    p: NDArray[np.bool_],
+    p_alpha: float,
+    r_alpha: float,
+    cardinality: str,
+    bias: str,
+) -> tuple[float, float, float]:
     recall = _side(real, p, r_alpha, cardinality, bias)
     precision = _side(p, real, p_alpha, cardinality, bias)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
@@ -114,10 +125,15 @@ def range_prf(
 
 
 def grid_oracle(
-    labels: Any, scores: Any, metric: Any, n_thresholds: int, name: str, **params: Any
+    labels: Any,
+    scores: Any,
+    metric: Callable[[NDArray[np.bool_], NDArray[np.bool_]], float],
+    n_thresholds: int,
+    name: str,
 ) -> tuple[float, float]:
-    """Best value of ``metric(labels, scores >= t, **params)`` over ``n_thresholds``
-    rank-quantile thresholds (0: every distinct score). Returns ``(value, threshold)``."""
+    """Best value of ``metric(labels, scores >= t)`` over ``n_thresholds`` rank-quantile
+    thresholds (0: every distinct score); ``metric`` takes validated boolean arrays. Returns
+    ``(value, threshold)``."""
     from tsadbench.metrics.vus import rank_thresholds
 
     y, s = check_labels_scores(labels, scores, name=name)
@@ -127,15 +143,29 @@ def grid_oracle(
             f"score). Got {n_thresholds!r}."
         )
     grid = np.unique(s) if n_thresholds == 0 else np.unique(rank_thresholds(s, n_thresholds))
-    values = [metric(y, s >= t, **params) for t in grid]
+    real = y.astype(bool)
+    values = [metric(real, s >= t) for t in grid]
     i = int(np.argmax(values))
     return float(values[i]), float(grid[i])
 
 
 def best_range_f1(
-    labels: Any, scores: Any, *, n_thresholds: int = 250, **params: Any
+    labels: Any,
+    scores: Any,
+    *,
+    n_thresholds: int = 250,
+    p_alpha: float = 0.0,
+    r_alpha: float = 0.2,
+    cardinality: str = "reciprocal",
+    bias: str = "flat",
 ) -> tuple[float, float]:
-    return grid_oracle(labels, scores, range_f1, n_thresholds, "range_f1@oracle", **params)
+    y = np.asarray(labels)
+    range_f1(y, y > 0, p_alpha=p_alpha, r_alpha=r_alpha, cardinality=cardinality, bias=bias)
+
+    def f1(real: NDArray[np.bool_], pred: NDArray[np.bool_]) -> float:
+        return _range_prf(real, pred, p_alpha, r_alpha, cardinality, bias)[2]
+
+    return grid_oracle(labels, scores, f1, n_thresholds, "range_f1@oracle")
 
 
 @register_metric("range_f1", needs_threshold=True, oracle=best_range_f1, oracle_grid=True)

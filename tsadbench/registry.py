@@ -170,6 +170,7 @@ METRICS: Registry[Any] = Registry(
         "tsadbench.metrics.pa",
         "tsadbench.metrics.event",
         "tsadbench.metrics.range",
+        "tsadbench.metrics.affiliation",
         "tsadbench.metrics.vus",
     ),
     entry_point_group="tsadbench.metrics",

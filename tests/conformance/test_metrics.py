@@ -69,6 +69,11 @@ def test_inverted_scores_do_worse_than_perfect(full, labels):
     inverted = 3.0 - 2.0 * labels  # anomalies 1, normal points 3
     if "recall@oracle" in full:
         pytest.skip("the best F1 of inverted scores flags every point: recall is 1 there")
+    if full.startswith(("affiliation_precision", "affiliation_recall")):
+        pytest.skip(
+            "affiliation precision and recall reward predictions right next to the events, "
+            "which is where inverted scores put them (their known inflation, metrics.md §9)"
+        )
     assert evaluate(labels, inverted, [full], train_scores=TRAIN)[full] < 0.9
 
 

@@ -132,3 +132,13 @@ def test_range_metrics_at_fixed_predictions(case):
         assert ref["tsbad.R-based-F1@pred"] == 0.0 < ours, name
     else:
         assert close(ours, ref["tsbad.R-based-F1@pred"]), name
+
+
+def test_affiliation_at_fixed_predictions(case):
+    name, y, s, ref = case
+    pred = cases.top_predictions(s).astype(float)
+    got = evaluate(y, pred, [f"affiliation_{m}@fixed(t=0.5)" for m in ("precision", "recall")])
+    assert close(got["affiliation_precision@fixed(t=0.5)"], ref["affiliation.precision@pred"])
+    assert close(got["affiliation_recall@fixed(t=0.5)"], ref["affiliation.recall@pred"])
+    f1 = evaluate(y, pred, ["affiliation_f1@fixed(t=0.5)"])["affiliation_f1@fixed(t=0.5)"]
+    assert close(f1, ref["tsbad.Affiliation-F@pred"], 1e-12), name  # TSB-AD adds 1e-15
