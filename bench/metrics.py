@@ -41,7 +41,7 @@ TASKS: dict[str, tuple[list[str], str, str]] = {
     "default set": (
         [],
         "TSB-AD get_metrics (9 metrics)",
-        "ours: conf/metrics/default.yaml (16 metrics)",
+        "ours: conf/metrics/default.yaml (20 metrics)",
     ),
 }
 REF_SIZES_ALL = (10_000, 100_000)
@@ -79,6 +79,8 @@ else:
         "f1@oracle": lambda: g.metric_PointF1(y, s),
         "pa_f1@oracle": lambda: g.metric_PointF1PA(y, s),
         "event_f1@oracle": lambda: g.metric_EventF1PA(y, s),
+        "range_f1@oracle": lambda: g.metric_RF1(y, s),
+        "affiliation_f1@oracle": lambda: g.metric_Affiliation(y, s),
         "default set": lambda: get_metrics(s, y, slidingWindow=100),
     }[task]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -14,6 +14,11 @@ Delay-aware PA (SR-CNN, KDD 2019; ts2vec ``get_range_proba``): an event counts a
 filled, only when a point among its first ``delay + 1`` is predicted; otherwise **all** its points
 become undetected (late hits are erased).
 
+``pa_k_auc`` is the area under F1(K) for K = 0, 10, ..., 100 (``n_k`` points, trapezoid,
+divided by 100), the summary Kim et al. recommend and tadpak does not implement. At ``oracle``
+each K takes its own best threshold (the curve of best F1s); at a label-free protocol all K
+share the protocol's threshold.
+
 Exact oracle search. Each anomalous point has an *effective score*: the lowest threshold at which
 it counts as detected. For PA it is its event's maximum; for PA%K ``max(own score, the
 (floor(K/100·len) + 1)-th largest score of its event)``; for delay-aware PA the maximum over the
@@ -138,3 +143,30 @@ def pa_k_f1(labels: Any, predictions: Any, *, k: float = 20.0) -> float:
 def delay_pa_f1(labels: Any, predictions: Any, *, delay: int = 7) -> float:
     """Delay-aware PA F1 (SR-CNN, KDD 2019): only hits in an event's first delay+1 points count."""
     return prf(labels, delay_adjust(labels, predictions, delay=delay), "delay_pa_f1")[2]
+
+
+def _k_grid(n_k: Any) -> NDArray[np.float64]:
+    if not isinstance(n_k, (int, np.integer)) or isinstance(n_k, bool) or n_k < 2:
+        raise ValueError(f"The 'n_k' parameter must be an int >= 2. Got {n_k!r}.")
+    return np.linspace(0.0, 100.0, int(n_k))
+
+
+def _area(ks: NDArray[np.float64], f1s: list[float]) -> float:
+    """Area under F1(K) for K in [0, 100], normalised to [0, 1] (trapezoid)."""
+    f = np.asarray(f1s)
+    return float(np.sum(np.diff(ks) * (f[1:] + f[:-1]) / 2) / 100.0)
+
+
+def best_pa_k_auc(labels: Any, scores: Any, *, n_k: int = 11) -> tuple[float, float]:
+    """Area under the best PA%K F1 (each K at its own oracle threshold); the threshold returned
+    is that of K = 0 (PA), for the companions' sake."""
+    ks = _k_grid(n_k)
+    best = [best_pa_k_f1(labels, scores, k=float(k)) for k in ks]
+    return _area(ks, [b[0] for b in best]), best[0][1]
+
+
+@register_metric("pa_k_auc", needs_threshold=True, oracle=best_pa_k_auc)
+def pa_k_auc(labels: Any, predictions: Any, *, n_k: int = 11) -> float:
+    """Area under the PA%K F1 curve over K in [0, 100] (Kim et al., AAAI 2022), in [0, 1]."""
+    ks = _k_grid(n_k)
+    return _area(ks, [pa_k_f1(labels, predictions, k=float(k)) for k in ks])

@@ -15,8 +15,17 @@ Every value of a threshold-dependent metric carries its protocol's name, ``<metr
 ``test_ratio(r=1.0)``
     Flags the top ``r`` percent of the test scores (VAN-AD's protocol). Label-free, but it reads
     the test distribution and assumes the anomaly ratio: named so.
+``pot_train(q=1e-3, level=0.98)``
+    Peaks over threshold (Siffer et al., KDD 2017) on the train scores alone: a generalised
+    Pareto tail fitted above their ``level``-quantile, the threshold its ``q`` extreme
+    quantile. Needs neither test labels nor test scores.
 ``fixed(t)``
     A threshold given by the user.
+
+POT fit: the maximum-likelihood generalised Pareto distribution found with Grimshaw's
+reduction to one variable, maximised over its whole feasible range (with the exponential
+tail, γ = 0, as a candidate). SPOT's reference code finds roots of the same equation from ten
+starting points and keeps the best; both are the MLE when the search finds it.
 """
 
 from __future__ import annotations
@@ -68,6 +77,71 @@ def test_ratio(test: FloatArray, train: FloatArray | None, *, r: float = 1.0) ->
     return float(np.percentile(test, 100.0 - r))
 
 
+def gpd_fit(peaks: FloatArray) -> tuple[float, float]:
+    """Maximum-likelihood (gamma, sigma) of a generalised Pareto law for ``peaks`` > 0.
+
+    Grimshaw (1993): with x = gamma / sigma, gamma(x) = mean(log(1 + x·Y)), sigma = gamma / x
+    and the log-likelihood is -N (log sigma + gamma + 1), a function of x alone on
+    x > -1 / max(Y); x = 0 is the exponential law (gamma = 0, sigma = mean(Y)).
+    """
+    from scipy.optimize import minimize_scalar
+
+    y = np.asarray(peaks, dtype=np.float64)
+    y_max, y_mean = float(y.max()), float(y.mean())
+
+    def neg_ll(x: float) -> float:
+        if abs(x) < 1e-12:
+            return float(np.log(y_mean) + 1)
+        gamma = float(np.mean(np.log1p(x * y)))
+        sigma = gamma / x
+        return float(np.log(sigma) + gamma + 1) if sigma > 0 else np.inf
+
+    lo = -1.0 / y_max * (1 - 1e-9)
+    # Grimshaw's upper bound on the root, 2 (mean - min) / min^2, capped for tiny minima
+    hi = min(2 * (y_mean - y.min()) / max(y.min(), 1e-12 * y_mean) ** 2, 1e6 / y_mean)
+    hi = max(hi, 10.0 / y_mean)
+    # coarse grid over the feasible range, then a bounded refinement around the best point
+    grid = np.r_[lo * (1 - np.geomspace(1e-6, 1, 80)), 0.0, np.geomspace(1e-6 / y_mean, hi, 160)]
+    values = np.array([neg_ll(float(x)) for x in grid])
+    i = int(np.argmin(values))
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    best = grid[i]
+    if b > a:
+        res = minimize_scalar(
+            neg_ll,
+            bounds=(min(a, b), max(a, b)),
+            method="bounded",
+            options={"xatol": 1e-12 * max(1.0, abs(best))},
+        )
+        if res.fun < values[i]:
+            best = float(res.x)
+    if abs(best) < 1e-12:
+        return 0.0, y_mean
+    gamma = float(np.mean(np.log1p(best * y)))
+    return gamma, gamma / best
+
+
+def pot_train(
+    test: FloatArray, train: FloatArray | None, *, q: float = 1e-3, level: float = 0.98
+) -> float:
+    scores = np.sort(_need_train(train, "pot_train"))
+    q = _check_unit("q", q, 0.0, 1.0)
+    level = _check_unit("level", level, 0.0, 1.0)
+    init = float(scores[min(int(level * len(scores)), len(scores) - 1)])
+    peaks = scores[scores > init] - init
+    if len(peaks) < 10:
+        raise ValueError(
+            f"The threshold protocol 'pot_train' needs at least 10 train scores above their "
+            f"{level}-quantile to fit the tail; got {len(peaks)}. Lower 'level' or use more "
+            f"train data."
+        )
+    gamma, sigma = gpd_fit(peaks)
+    r = q * len(scores) / len(peaks)
+    if gamma == 0:
+        return init - sigma * float(np.log(r))
+    return init + sigma / gamma * (r ** (-gamma) - 1)
+
+
 def fixed(test: FloatArray, train: FloatArray | None, *, t: float | None = None) -> float:
     if not isinstance(t, (int, float)) or isinstance(t, bool) or not np.isfinite(t):
         raise ValueError(
@@ -100,6 +174,13 @@ PROTOCOLS: dict[str, Protocol] = {
             {"r": 1.0},
             uses_test_scores=True,
             description="top r percent of the test scores",
+        ),
+        Protocol(
+            "pot_train",
+            pot_train,
+            {"q": 1e-3, "level": 0.98},
+            uses_train_scores=True,
+            description="peaks-over-threshold extreme quantile of the train scores",
         ),
         Protocol("fixed", fixed, {"t": None}, description="a given threshold t"),
     )

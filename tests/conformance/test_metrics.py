@@ -12,6 +12,7 @@ from tsadbench.registry import METRICS, list_metrics
 PROTOCOL_CALLS = {
     "oracle": "oracle",
     "train_quantile": "train_quantile",
+    "pot_train": "pot_train",
     "test_ratio": "test_ratio(r=10.0)",
     "fixed": "fixed(t=2.0)",
 }
@@ -41,7 +42,9 @@ def labels() -> np.ndarray:
     return y
 
 
-TRAIN = np.ones(500)  # normal train scores: the 0.99-quantile is 1
+# normal train scores around 1 with an exponential tail: their 0.99-quantile (about 1.46) and
+# their POT threshold (about 1.7) separate normal test points (1) from anomalies (3)
+TRAIN = 1.0 + 0.1 * np.random.default_rng(1).exponential(size=5000)
 
 
 @pytest.mark.parametrize("full", CASES)

@@ -169,3 +169,58 @@ def test_pa_variants_match_brute_force():
     assert got["pa_f1@oracle"] == pytest.approx(brute(lambda p: pa_k(p, 0)))
     assert got["pa_k_f1(k=30)@oracle"] == pytest.approx(brute(lambda p: pa_k(p, 30)))
     assert got["delay_pa_f1(delay=3)@oracle"] == pytest.approx(brute(lambda p: delay(p, 3)))
+
+
+def test_pa_k_auc_spans_pa_and_plain_f1():
+    # with two K (0 and 100) the area is the mean of PA-F1 and point F1
+    got = evaluate(Y, S, ["pa_k_auc(n_k=2)@oracle", "pa_f1@oracle", "f1@oracle"])
+    assert got["pa_k_auc(n_k=2)@oracle"] == pytest.approx(
+        (got["pa_f1@oracle"] + got["f1@oracle"]) / 2
+    )
+    pred = (S >= 0.25).astype(float)
+    fixed = evaluate(
+        Y,
+        pred,
+        [
+            "pa_k_auc(n_k=3)@fixed(t=0.5)",
+            "pa_k_f1(k=50)@fixed(t=0.5)",
+            "pa_f1@fixed(t=0.5)",
+            "f1@fixed(t=0.5)",
+        ],
+    )
+    expected = (
+        fixed["pa_f1@fixed(t=0.5)"]
+        + 2 * fixed["pa_k_f1(k=50)@fixed(t=0.5)"]
+        + fixed["f1@fixed(t=0.5)"]
+    ) / 4
+    assert fixed["pa_k_auc(n_k=3)@fixed(t=0.5)"] == pytest.approx(expected)
+
+
+def test_gpd_fit_is_the_maximum_likelihood_fit():
+    from scipy.stats import genpareto
+
+    from tsadbench.metrics.thresholds import gpd_fit
+
+    rng = np.random.default_rng(0)
+    for shape in (-0.2, 0.0, 0.3, 0.8):
+        y = genpareto.rvs(shape, scale=2.0, size=3000, random_state=rng)
+        gamma, sigma = gpd_fit(y)
+        ref_shape, _, ref_scale = genpareto.fit(y, floc=0)
+        ours = genpareto.logpdf(y, gamma, scale=sigma).sum()
+        theirs = genpareto.logpdf(y, ref_shape, scale=ref_scale).sum()
+        assert ours >= theirs - 1e-6
+        assert gamma == pytest.approx(ref_shape, abs=1e-3)
+
+
+def test_pot_train_threshold():
+    from tsadbench.metrics.thresholds import pot_train
+
+    # an exponential tail: the POT quantile of level q is -log(q) for unit rate
+    train = np.random.default_rng(2).exponential(size=200_000)
+    assert pot_train(None, train, q=1e-4, level=0.95) == pytest.approx(-np.log(1e-4), rel=0.02)
+    with pytest.raises(ValueError, match="at least 10 train scores above"):
+        pot_train(None, np.arange(100.0), level=0.95)
+    y = np.r_[np.zeros(95), np.ones(5)].astype(int)
+    s = np.r_[np.random.default_rng(3).exponential(size=95), np.full(5, 50.0)]
+    got = evaluate(y, s, ["f1@pot_train"], train_scores=train)
+    assert got["f1@pot_train"] == pytest.approx(1.0)
