@@ -23,9 +23,11 @@ import cases  # noqa: E402
 WINDOWS = (100, 7)
 PA_K = (0, 20, 50)
 EXHAUSTIVE_MAX_N = 2000  # exhaustive best-PA searches call tadpak once per distinct score
+PATE_MAX_N = 2000  # the package's continuous PATE takes minutes on the longer cases
 
 
 def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    from pate.PATE_metric import PATE
     from prts import ts_precision, ts_recall
     from sklearn.metrics import f1_score, precision_recall_curve
     from tadpak.pak import pak
@@ -71,6 +73,12 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
             )
     out["tsbad.PA-F1@pred"] = grader.metric_PointF1PA(y, s, preds=pred)
 
+    out["pate.PATE-F1.e100.d100@pred"] = PATE(y, pred, 100, 100, binary_scores=True)
+    out["pate.PATE-F1.e7.d30@pred"] = PATE(y, pred, 7, 30, binary_scores=True)
+    if len(s) <= PATE_MAX_N:  # the package's continuous PATE is slow (371 s at n = 100,000)
+        out["pate.PATE.e100.d100"] = PATE(y, s, 100, 100)
+        out["pate.PATE.e20.d5"] = PATE(y, s, 20, 5)
+
     if len(s) <= EXHAUSTIVE_MAX_N:  # predictions {s > t} over t in {-inf} U distinct scores
         grid = np.r_[-np.inf, np.unique(s)]
         for k in (0, 20):
@@ -81,8 +89,10 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     import importlib.metadata as md
+    import logging
 
     warnings.filterwarnings("ignore")
+    logging.disable(logging.CRITICAL)  # PATE configures INFO logging when imported
     golden = {
         "generated_by": "bench/make_goldens.py",
         "packages": {

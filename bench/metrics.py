@@ -38,6 +38,17 @@ TASKS: dict[str, tuple[list[str], str, str]] = {
         "TSB-AD metric_EventF1PA",
         "ref: 100-point value grid; ours: exact search",
     ),
+    "range_f1@oracle": (
+        ["range_f1@oracle"],
+        "TSB-AD metric_RF1",
+        "ref: 100-point value grid; ours: 250 rank-quantile thresholds",
+    ),
+    "affiliation_f1@oracle": (
+        ["affiliation_f1@oracle"],
+        "TSB-AD metric_Affiliation",
+        "ref: 100-point value grid; ours: 250 rank-quantile thresholds",
+    ),
+    "pate": (["pate"], "PATE package (e = d = 100)", "same definition"),
     "default set": (
         [],
         "TSB-AD get_metrics (9 metrics)",
@@ -82,6 +93,7 @@ else:
         "range_f1@oracle": lambda: g.metric_RF1(y, s),
         "affiliation_f1@oracle": lambda: g.metric_Affiliation(y, s),
         "default set": lambda: get_metrics(s, y, slidingWindow=100),
+        "pate": lambda: __import__("pate.PATE_metric", fromlist=["PATE"]).PATE(y, s, 100, 100),
     }[task]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()

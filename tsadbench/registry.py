@@ -171,6 +171,7 @@ METRICS: Registry[Any] = Registry(
         "tsadbench.metrics.event",
         "tsadbench.metrics.range",
         "tsadbench.metrics.affiliation",
+        "tsadbench.metrics.pate",
         "tsadbench.metrics.vus",
     ),
     entry_point_group="tsadbench.metrics",

@@ -142,3 +142,18 @@ def test_affiliation_at_fixed_predictions(case):
     assert close(got["affiliation_recall@fixed(t=0.5)"], ref["affiliation.recall@pred"])
     f1 = evaluate(y, pred, ["affiliation_f1@fixed(t=0.5)"])["affiliation_f1@fixed(t=0.5)"]
     assert close(f1, ref["tsbad.Affiliation-F@pred"], 1e-12), name  # TSB-AD adds 1e-15
+
+
+def test_pate_equals_the_package(case):
+    name, y, s, ref = case
+    pred = cases.top_predictions(s).astype(float)
+    f1 = evaluate(y, pred, ["pate_f1@fixed(t=0.5)", "pate_f1(e_buffer=7,d_buffer=30)@fixed(t=0.5)"])
+    assert close(f1["pate_f1@fixed(t=0.5)"], ref["pate.PATE-F1.e100.d100@pred"]), name
+    assert close(
+        f1["pate_f1(d_buffer=30,e_buffer=7)@fixed(t=0.5)"], ref["pate.PATE-F1.e7.d30@pred"]
+    ), name
+    if "pate.PATE.e100.d100" not in ref:
+        pytest.skip("the package's continuous PATE is only run for n <= 2000 (it is slow)")
+    got = evaluate(y, s, ["pate", "pate(e_buffer=20,d_buffer=5)"])
+    assert close(got["pate"], ref["pate.PATE.e100.d100"]), name
+    assert close(got["pate(d_buffer=5,e_buffer=20)"], ref["pate.PATE.e20.d5"]), name
