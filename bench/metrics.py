@@ -130,6 +130,7 @@ def main() -> None:
     )
     parser.add_argument("--no-refs", action="store_true", help="time tsadbench only")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), help="default: all")
     args = parser.parse_args()
     if not args.no_refs and not Path(args.refs_python).exists():
         sys.exit(
@@ -150,6 +151,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for task, (names, ref_name, note) in TASKS.items():
+        if args.tasks and task not in args.tasks:
+            continue
         names = names or default_set
         for n in args.sizes:
             ours = measure(sys.executable, task, "tsadbench", n, names)

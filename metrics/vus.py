@@ -27,6 +27,8 @@ with m the number of points inside the widened events.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -193,25 +195,47 @@ def range_auc(
     return _curves(tpr, fpr, tp / n_pred, trapezoid_pr=True)
 
 
+_last: dict[str, tuple[bytes, tuple[float, float]]] = {}
+
+
+def _shared(
+    fn: Callable[..., tuple[float, float]], labels: Any, scores: Any, window: int, n_thresholds: int
+) -> tuple[float, float]:
+    """``fn``'s (ROC, PR) pair, computed once when both halves are asked for the same input
+    (the usual case: a metric set holds vus_roc and vus_pr). One entry per function."""
+    y, s = np.ascontiguousarray(labels), np.ascontiguousarray(scores)
+    h = hashlib.blake2b(digest_size=16)
+    for part in (y, s):
+        h.update(f"{part.dtype.str}{part.shape}".encode())
+        h.update(part.tobytes())
+    h.update(f"{window},{n_thresholds}".encode())
+    key = h.digest()
+    cached = _last.get(fn.__name__)
+    if cached is None or cached[0] != key:
+        cached = (key, fn(y, s, window=window, n_thresholds=n_thresholds))
+        _last[fn.__name__] = cached
+    return cached[1]
+
+
 @register_metric("vus_roc")
 def vus_roc(labels: Any, scores: Any, *, window: int = 100, n_thresholds: int = 250) -> float:
     """Volume under the range-ROC surface over buffers 0..window (TSB-AD's VUS-ROC)."""
-    return vus(labels, scores, window=window, n_thresholds=n_thresholds)[0]
+    return _shared(vus, labels, scores, window, n_thresholds)[0]
 
 
 @register_metric("vus_pr")
 def vus_pr(labels: Any, scores: Any, *, window: int = 100, n_thresholds: int = 250) -> float:
     """Volume under the range-PR surface over buffers 0..window (TSB-AD's VUS-PR)."""
-    return vus(labels, scores, window=window, n_thresholds=n_thresholds)[1]
+    return _shared(vus, labels, scores, window, n_thresholds)[1]
 
 
 @register_metric("r_auc_roc")
 def r_auc_roc(labels: Any, scores: Any, *, window: int = 100, n_thresholds: int = 250) -> float:
     """Range-AUC-ROC with a buffer of window // 2 points per side (vus' RangeAUC)."""
-    return range_auc(labels, scores, window=window, n_thresholds=n_thresholds)[0]
+    return _shared(range_auc, labels, scores, window, n_thresholds)[0]
 
 
 @register_metric("r_auc_pr")
 def r_auc_pr(labels: Any, scores: Any, *, window: int = 100, n_thresholds: int = 250) -> float:
     """Range-AUC-PR with a buffer of window // 2 points per side (vus' RangeAUC)."""
-    return range_auc(labels, scores, window=window, n_thresholds=n_thresholds)[1]
+    return _shared(range_auc, labels, scores, window, n_thresholds)[1]
