@@ -224,3 +224,44 @@ def test_pot_train_threshold():
     s = np.r_[np.random.default_rng(3).exponential(size=95), np.full(5, 50.0)]
     got = evaluate(y, s, ["f1@pot_train"], train_scores=train)
     assert got["f1@pot_train"] == pytest.approx(1.0)
+
+
+RANK_METRICS = [
+    "auc_roc",
+    "auc_pr",
+    "vus_roc(window=10)",
+    "vus_pr(window=10)",
+    "r_auc_roc(window=10)",
+    "r_auc_pr(window=10)",
+]
+# not pate: its thresholds are interpolated percentiles of the scores, not score values, so a
+# non-linear monotone transform moves them (metrics.md §8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_rank_metrics_ignore_monotone_transforms(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    y = np.zeros(n, dtype=int)
+    for start in rng.choice(n - 20, size=3, replace=False):
+        y[start : start + rng.integers(1, 15)] = 1
+    s = rng.normal(size=n) + y
+    before = evaluate(y, s, RANK_METRICS)
+    after = evaluate(y, np.exp(2 * s) + 5, RANK_METRICS)
+    assert after == pytest.approx(before, rel=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_shuffled_labels_drive_pa_f1_down(seed):
+    rng = np.random.default_rng(seed)
+    n = 2000
+    y = np.zeros(n, dtype=int)
+    for start in (200, 900, 1500):
+        y[start : start + 40] = 1
+    s = y * 2.0 + rng.normal(size=n)
+    good = evaluate(y, s, ["pa_f1@oracle", "vus_pr"])
+    shuffled = evaluate(y, rng.permutation(s), ["pa_f1@oracle", "vus_pr"])
+    assert shuffled["pa_f1@oracle"] < good["pa_f1@oracle"]
+    assert shuffled["vus_pr"] < good["vus_pr"]
