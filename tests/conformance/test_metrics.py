@@ -13,6 +13,7 @@ PROTOCOL_CALLS = {
     "oracle": "oracle",
     "train_quantile": "train_quantile",
     "pot_train": "pot_train",
+    "pot": "pot",
     "test_ratio": "test_ratio(r=10.0)",
     "fixed": "fixed(t=2.0)",
 }

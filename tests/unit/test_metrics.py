@@ -94,8 +94,8 @@ def test_metric_names_follow_the_naming_rule():
         parse_metric("pa_f1")
     with pytest.raises(ValueError, match="threshold-free"):
         parse_metric("auc_pr@oracle")
-    with pytest.raises(ValueError, match="Unknown threshold protocol 'pot'"):
-        parse_metric("f1@pot")
+    with pytest.raises(ValueError, match="Unknown threshold protocol 'spot'"):
+        parse_metric("f1@spot")
     with pytest.raises(ValueError, match="Unknown metric"):
         parse_metric("vus_pr_typo")
     with pytest.raises(ValueError, match="has no parameter"):
@@ -265,3 +265,17 @@ def test_shuffled_labels_drive_pa_f1_down(seed):
     shuffled = evaluate(y, rng.permutation(s), ["pa_f1@oracle", "vus_pr"])
     assert shuffled["pa_f1@oracle"] < good["pa_f1@oracle"]
     assert shuffled["vus_pr"] < good["vus_pr"]
+
+
+def test_pot_runs_spot_over_the_test_scores():
+    from tsadbench.metrics.thresholds import pot, pot_train
+
+    train = np.random.default_rng(4).exponential(size=5000)
+    start = pot_train(None, train)
+    # scores below the initial threshold never touch the tail: the threshold stays put
+    assert pot(np.zeros(50), train) == pytest.approx(start)
+    # alarms (above the current threshold) do not either
+    assert pot(np.full(50, 1e6), train) == pytest.approx(start)
+    # scores that join the tail refit it and move the thresholds, whose mean is returned
+    joining = np.quantile(train, 0.99) + np.linspace(0, 1, 200)
+    assert pot(joining, train) != pytest.approx(start)
