@@ -72,6 +72,11 @@ def references(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
                 y, pred, alpha=0.2, cardinality=card, bias=bias
             )
     out["tsbad.PA-F1@pred"] = grader.metric_PointF1PA(y, s, preds=pred)
+    # TSB-AD's own threshold searches (100 value-uniform thresholds), for compat="tsbad"
+    out["tsbad.PA-F1"] = grader.metric_PointF1PA(y, s)
+    out["tsbad.Event-based-F1"] = grader.metric_EventF1PA(y, s)
+    out["tsbad.R-based-F1"] = grader.metric_RF1(y, s)
+    out["tsbad.Affiliation-F"] = grader.metric_Affiliation(y, s)
 
     out["pate.PATE-F1.e100.d100@pred"] = PATE(y, pred, 100, 100, binary_scores=True)
     out["pate.PATE-F1.e7.d30@pred"] = PATE(y, pred, 7, 30, binary_scores=True)

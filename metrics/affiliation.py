@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from tsadbench.metrics.point import events
 from tsadbench.metrics.range import grid_oracle
+from tsadbench.metrics.thresholds import check_compat, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -163,11 +164,20 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _tsbad_f1(precision: float, recall: float) -> float:
+    """TSB-AD's Affiliation-F: + 1e-15 in the denominator, NaN when nothing is predicted."""
+    return 2 * precision * recall / (precision + recall + 1e-15)
+
+
 def best_affiliation_f1(
-    labels: Any, scores: Any, *, n_thresholds: int = 250
+    labels: Any, scores: Any, *, n_thresholds: int = 250, compat: str | None = None
 ) -> tuple[float, float]:
-    y, _ = check_labels_scores(labels, scores, name="affiliation_f1@oracle")
+    """Best affiliation F1 over the rank-quantile grid; compat='tsbad': over TSB-AD's
+    100-point value grid instead (``n_thresholds`` is then unused)."""
+    y, s = check_labels_scores(labels, scores, name="affiliation_f1@oracle")
     zones = _zones(y.astype(bool))
+    if check_compat(compat) == "tsbad":
+        return tsbad_grid(s, lambda pred: _tsbad_f1(*_affiliation(zones, pred)))
 
     def f1(real: NDArray[np.bool_], pred: NDArray[np.bool_]) -> float:
         return _f1(*_affiliation(zones, pred))
@@ -178,9 +188,15 @@ def best_affiliation_f1(
 @register_metric(
     "affiliation_f1", needs_threshold=True, oracle=best_affiliation_f1, oracle_grid=True
 )
-def affiliation_f1(labels: Any, predictions: Any) -> float:
-    """Affiliation F1 (Huet et al., KDD 2022); 0 when nothing is predicted."""
-    return _f1(*affiliation_pr(labels, predictions))
+def affiliation_f1(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
+    """Affiliation F1 (Huet et al., KDD 2022); 0 when nothing is predicted (compat='tsbad':
+    TSB-AD's +1e-15, undefined when nothing is predicted, 100-point value grid)."""
+    pr = affiliation_pr(labels, predictions)
+    if check_compat(compat) != "tsbad":
+        return _f1(*pr)
+    if not np.isfinite(pr[0]):
+        raise ValueError("affiliation_f1(compat='tsbad') is undefined: nothing is predicted.")
+    return _tsbad_f1(*pr)
 
 
 @register_metric("affiliation_precision", needs_threshold=True, oracle_of="affiliation_f1")

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tsadbench.metrics.point import events, segment_reduce
-from tsadbench.metrics.thresholds import sweep
+from tsadbench.metrics.thresholds import check_compat, sweep, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -25,9 +26,11 @@ def _composite(event_recall: Any, point_precision: Any) -> Any:
     return np.divide(2 * r * p, denom, out=np.zeros_like(denom), where=denom > 0)
 
 
-def best_event_f1(labels: Any, scores: Any) -> tuple[float, float]:
+def best_event_f1(labels: Any, scores: Any, *, compat: str | None = None) -> tuple[float, float]:
     """Exact best composite F over every distinct score (``score >= t``)."""
     y, s = check_labels_scores(labels, scores, name="event_f1@oracle")
+    if check_compat(compat) == "tsbad":
+        return tsbad_grid(s, lambda p: _event_f1(y, p, tsbad=True))
     starts, ends = events(y)
     event_max = segment_reduce(np.maximum, s, starts, ends)
     # items: every point (counts predictions and true positives) and every event (its maximum)
@@ -43,15 +46,25 @@ def best_event_f1(labels: Any, scores: Any) -> tuple[float, float]:
     return float(f[i]), float(thresholds[i])
 
 
-@register_metric("event_f1", needs_threshold=True, oracle=best_event_f1)
-def event_f1(labels: Any, predictions: Any) -> float:
-    """Composite F (Garg et al. 2021): event-wise recall × point-wise precision."""
-    y = np.asarray(labels)
-    p = check_predictions(predictions, len(y), name="event_f1")
-    y, _ = check_labels_scores(y, p.astype(np.float64), name="event_f1")
+def _event_f1(y: NDArray[np.int8], p: NDArray[np.bool_], tsbad: bool) -> float:
     starts, ends = events(y)
+    if tsbad and y[-1] == 1:
+        ends = ends.copy()
+        ends[-1] -= 1  # TSB-AD's _get_events drops the last point of an event ending the series
     csum = np.r_[0, np.cumsum(p)]
     recall = float(np.mean((csum[ends] - csum[starts]) > 0))
     n_pred = int(p.sum())
     precision = float(np.count_nonzero(p & (y == 1)) / n_pred) if n_pred else 0.0
+    if tsbad:
+        return 2 * recall * precision / (recall + precision + 1e-15)
     return float(_composite(recall, precision))
+
+
+@register_metric("event_f1", needs_threshold=True, oracle=best_event_f1)
+def event_f1(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
+    """Composite F (Garg et al. 2021): event-wise recall × point-wise precision (compat='tsbad':
+    TSB-AD's event-end drop, +1e-15 and 100-point value grid)."""
+    y = np.asarray(labels)
+    p = check_predictions(predictions, len(y), name="event_f1")
+    y, _ = check_labels_scores(y, p.astype(np.float64), name="event_f1")
+    return _event_f1(y, p, tsbad=check_compat(compat) == "tsbad")

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tsadbench.metrics.point import events, prf, segment_reduce
-from tsadbench.metrics.thresholds import best_f1_threshold
+from tsadbench.metrics.thresholds import best_f1_threshold, check_compat, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -98,8 +98,19 @@ def _effective_delay(
     return np.repeat(first, ends - starts)
 
 
-def best_pa_f1(labels: Any, scores: Any) -> tuple[float, float]:
+def _tsbad_adjust(y: NDArray[np.int8], p: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """TSB-AD's / OmniAnomaly's adjustment: like ours, except that an event starting at index 0
+    and first hit later keeps index 0 unpredicted (their backward fill stops at index 1)."""
+    out = point_adjust(y, p)
+    if y[0] == 1 and not p[0]:
+        out[0] = False
+    return out
+
+
+def best_pa_f1(labels: Any, scores: Any, *, compat: str | None = None) -> tuple[float, float]:
     y, s = check_labels_scores(labels, scores, name="pa_f1@oracle")
+    if check_compat(compat) == "tsbad":
+        return tsbad_grid(s, lambda p: prf(y, _tsbad_adjust(y, p), "pa_f1")[2])
     starts, ends = events(y)
     event_max = segment_reduce(np.maximum, s, starts, ends)
     return best_f1_threshold(np.repeat(event_max, ends - starts), s[y == 0])
@@ -116,8 +127,14 @@ def best_delay_pa_f1(labels: Any, scores: Any, *, delay: int = 7) -> tuple[float
 
 
 @register_metric("pa_f1", needs_threshold=True, oracle=best_pa_f1)
-def pa_f1(labels: Any, predictions: Any) -> float:
-    """Point-adjusted F1: a hit anywhere in an event counts the whole event."""
+def pa_f1(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
+    """Point-adjusted F1: a hit anywhere in an event counts the whole event (compat='tsbad':
+    TSB-AD's index-0 rule and 100-point value grid)."""
+    if check_compat(compat) == "tsbad":
+        y = np.asarray(labels).astype(np.int8)
+        return prf(
+            y, _tsbad_adjust(y, check_predictions(predictions, len(y), name="pa_f1")), "pa_f1"
+        )[2]
     return prf(labels, point_adjust(labels, predictions), "pa_f1")[2]
 
 

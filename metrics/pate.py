@@ -140,27 +140,36 @@ def _first_run_length(ev: _Events, hit: NDArray[np.bool_]) -> FloatArray:
     return out
 
 
+Buffers = tuple[IntArray, IntArray, FloatArray, IntArray, FloatArray]
+
+
 def _precision_recall(
-    ev: _Events, pred: NDArray[np.bool_], e_buf: int, d_buf: int
-) -> tuple[float, float]:
-    """PATE precision and recall of one binary prediction for one buffer pair."""
-    pre_pts, k_pre, w_pre, post_pts, w_post = _buffer_weights(ev, e_buf, d_buf)
+    ev: _Events, pred: NDArray[np.bool_], buffers: list[Buffers]
+) -> list[tuple[float, float]]:
+    """PATE (precision, recall) of one binary prediction for each buffer pair's weights."""
     hit = pred[ev.points]
     detected = np.bincount(ev.owner, weights=hit, minlength=len(ev.s)) > 0
-    tp = float(hit.sum())
-    in_post = pred[post_pts]
-    tp += float(w_post[in_post].sum())
-    fp = float((1 - w_post[in_post]).sum())
-    in_pre = pred[pre_pts]
-    det_pre = detected[k_pre] & in_pre
-    tp += float(w_pre[det_pre].sum())
-    fp += float((1 - w_pre[det_pre]).sum()) + float((in_pre & ~detected[k_pre]).sum())
-    n_buffered = int(in_post.sum() + in_pre.sum())
-    fp += float(pred.sum() - hit.sum() - n_buffered)  # outside every zone
-    fn = float(ev.length[~detected].sum()) + _partial_fn(ev, hit)
-    precision = tp / (tp + fp) if tp + fp > 0 else 0.0
-    recall = tp / (tp + fn) if tp + fn > 0 else 0.0
-    return precision, recall
+    n_hit = float(hit.sum())
+    n_pred = float(pred.sum())
+    fn = float(ev.length[~detected].sum()) + _partial_fn(ev, hit)  # buffers play no part
+    out = []
+    for pre_pts, k_pre, w_pre, post_pts, w_post in buffers:
+        in_post = pred[post_pts]
+        in_pre = pred[pre_pts]
+        det_pre = detected[k_pre] & in_pre
+        tp = n_hit + float(w_post[in_post].sum()) + float(w_pre[det_pre].sum())
+        fp = float((1 - w_post[in_post]).sum()) + float((1 - w_pre[det_pre]).sum())
+        fp += float((in_pre & ~detected[k_pre]).sum())
+        fp += n_pred - n_hit - float(in_post.sum() + in_pre.sum())  # outside every zone
+        precision = tp / (tp + fp) if tp + fp > 0 else 0.0
+        recall = tp / (tp + fn) if tp + fn > 0 else 0.0
+        out.append((precision, recall))
+    return out
+
+
+def _all_buffers(ev: _Events, e_buffer: int, d_buffer: int) -> list[Buffers]:
+    """The buffer weights of every (early, delay) pair of the grid {0, e} × {0, d}."""
+    return [_buffer_weights(ev, e, d) for e in _grid(e_buffer) for d in _grid(d_buffer)]
 
 
 def _thresholds(y: NDArray[np.int8], s: FloatArray, n_thresholds: int) -> FloatArray:
@@ -200,21 +209,18 @@ def pate(
     y, s = check_labels_scores(labels, scores, name="pate")
     e_buffer, d_buffer = _check_buffer(e_buffer, "e_buffer"), _check_buffer(d_buffer, "d_buffer")
     ev = _Events(y)
+    buffers = _all_buffers(ev, e_buffer, d_buffer)
     thresholds = _thresholds(y, s, int(n_thresholds))
-    areas = []
-    for e_buf in _grid(e_buffer):
-        for d_buf in _grid(d_buffer):
-            pr = [_precision_recall(ev, s >= t, e_buf, d_buf) for t in thresholds]
-            areas.append(_auc(np.array([x[1] for x in pr]), np.array([x[0] for x in pr])))
+    curves = np.array([_precision_recall(ev, s >= t, buffers) for t in thresholds])
+    # curves: (threshold, buffer pair, (precision, recall))
+    areas = [_auc(curves[:, j, 1], curves[:, j, 0]) for j in range(len(buffers))]
     return float(np.mean(areas))
 
 
-def _pate_f1(ev: _Events, pred: NDArray[np.bool_], e_buffer: int, d_buffer: int) -> float:
-    f1s = []
-    for e_buf in _grid(e_buffer):
-        for d_buf in _grid(d_buffer):
-            p, r = _precision_recall(ev, pred, e_buf, d_buf)
-            f1s.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
+def _pate_f1(ev: _Events, pred: NDArray[np.bool_], buffers: list[Buffers]) -> float:
+    f1s = [
+        2 * p * r / (p + r) if p + r > 0 else 0.0 for p, r in _precision_recall(ev, pred, buffers)
+    ]
     return float(np.mean(f1s))
 
 
@@ -224,10 +230,11 @@ def best_pate_f1(
     y, _ = check_labels_scores(labels, scores, name="pate_f1@oracle")
     e_buffer, d_buffer = _check_buffer(e_buffer, "e_buffer"), _check_buffer(d_buffer, "d_buffer")
     ev = _Events(y)
+    buffers = _all_buffers(ev, e_buffer, d_buffer)
     return grid_oracle(
         labels,
         scores,
-        lambda real, pred: _pate_f1(ev, pred, e_buffer, d_buffer),
+        lambda real, pred: _pate_f1(ev, pred, buffers),
         n_thresholds,
         "pate_f1@oracle",
     )
@@ -240,4 +247,5 @@ def pate_f1(labels: Any, predictions: Any, *, e_buffer: int = 100, d_buffer: int
     p = check_predictions(predictions, len(y), name="pate_f1")
     y, _ = check_labels_scores(y, p.astype(np.float64), name="pate_f1")
     e_buffer, d_buffer = _check_buffer(e_buffer, "e_buffer"), _check_buffer(d_buffer, "d_buffer")
-    return _pate_f1(_Events(y), p, e_buffer, d_buffer)
+    ev = _Events(y)
+    return _pate_f1(ev, p, _all_buffers(ev, e_buffer, d_buffer))

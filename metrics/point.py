@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tsadbench.metrics.thresholds import best_f1_threshold
+from tsadbench.metrics.thresholds import best_f1_threshold, check_compat, sweep
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -51,14 +51,23 @@ def prf(labels: Any, predictions: Any, name: str) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def best_f1(labels: Any, scores: Any) -> tuple[float, float]:
+def best_f1(labels: Any, scores: Any, *, compat: str | None = None) -> tuple[float, float]:
     y, s = check_labels_scores(labels, scores, name="f1@oracle")
-    return best_f1_threshold(s[y == 1], s[y == 0])
+    if check_compat(compat) != "tsbad":
+        return best_f1_threshold(s[y == 1], s[y == 0])
+    # TSB-AD's Standard-F1: every distinct score, F = 2PR / (P + R + 1e-5)
+    pos = y.astype(np.float64)
+    thresholds, (tp, fp) = sweep(s, pos, 1.0 - pos)
+    p, r = tp / (tp + fp), tp / pos.sum()
+    f = 2 * p * r / (p + r + 1e-5)
+    i = int(np.argmax(f))
+    return float(f[i]), float(thresholds[i])
 
 
 @register_metric("f1", needs_threshold=True, oracle=best_f1)
-def f1(labels: Any, predictions: Any) -> float:
-    """Point-wise F1 of the predictions."""
+def f1(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
+    """Point-wise F1 of the predictions (compat='tsbad': TSB-AD's +1e-5 in the oracle)."""
+    check_compat(compat)
     return prf(labels, predictions, "f1")[2]
 
 

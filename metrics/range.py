@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tsadbench.metrics.point import events
+from tsadbench.metrics.thresholds import check_compat, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -42,15 +43,21 @@ def _check(alpha: Any, name: str) -> float:
     return float(alpha)
 
 
+Ranges = tuple[NDArray[np.intp], NDArray[np.intp]]
+
+
 def _side(
     ranges_of: NDArray[np.bool_],
+    own: Ranges,
     other: NDArray[np.bool_],
+    theirs: Ranges,
     alpha: float,
     cardinality: str,
     bias: str,
 ) -> float:
-    """Mean reward of the ranges of ``ranges_of`` against the ranges of ``other``."""
-    starts, ends = events(ranges_of.astype(np.int8))
+    """Mean reward of the ranges ``own`` of ``ranges_of`` against the ranges ``theirs`` of
+    ``other`` (ranges as (starts, exclusive ends))."""
+    starts, ends = own
     if len(starts) == 0:
         return 0.0
     lengths = ends - starts
@@ -73,7 +80,7 @@ def _side(
         )
     # ranges of `other` overlapping each range: those starting before its end and ending after
     # its start (ranges are sorted and disjoint)
-    o_starts, o_ends = events(other.astype(np.int8))
+    o_starts, o_ends = theirs
     count = np.searchsorted(o_starts, ends, side="left") - np.searchsorted(
         o_ends, starts, side="right"
     )
@@ -117,9 +124,12 @@ def _range_prf(
     r_alpha: float,
     cardinality: str,
     bias: str,
+    real_ranges: Ranges | None = None,
 ) -> tuple[float, float, float]:
-    recall = _side(real, p, r_alpha, cardinality, bias)
-    precision = _side(p, real, p_alpha, cardinality, bias)
+    r_ranges = real_ranges if real_ranges is not None else events(real.astype(np.int8))
+    p_ranges = events(p.astype(np.int8))
+    recall = _side(real, r_ranges, p, p_ranges, r_alpha, cardinality, bias)
+    precision = _side(p, p_ranges, real, r_ranges, p_alpha, cardinality, bias)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return precision, recall, f1
 
@@ -158,13 +168,31 @@ def best_range_f1(
     r_alpha: float = 0.2,
     cardinality: str = "reciprocal",
     bias: str = "flat",
+    compat: str | None = None,
 ) -> tuple[float, float]:
+    """Best range F1 over the rank-quantile grid; compat='tsbad': over TSB-AD's 100-point value
+    grid instead (``n_thresholds`` is then unused)."""
     y = np.asarray(labels)
-    range_f1(y, y > 0, p_alpha=p_alpha, r_alpha=r_alpha, cardinality=cardinality, bias=bias)
+    range_f1(
+        y,
+        y > 0,
+        p_alpha=p_alpha,
+        r_alpha=r_alpha,
+        cardinality=cardinality,
+        bias=bias,
+        compat=compat,
+    )  # validates the parameters once
+    tsbad = compat == "tsbad"
+    real_ranges = events((y > 0).astype(np.int8))  # the labels' ranges, found once
 
     def f1(real: NDArray[np.bool_], pred: NDArray[np.bool_]) -> float:
-        return _range_prf(real, pred, p_alpha, r_alpha, cardinality, bias)[2]
+        if tsbad and pred.all():
+            return 0.0  # TSB-AD finds no range in an all-ones prediction
+        return _range_prf(real, pred, p_alpha, r_alpha, cardinality, bias, real_ranges)[2]
 
+    if tsbad:
+        real_y, s = check_labels_scores(labels, scores, name="range_f1@oracle")
+        return tsbad_grid(s, lambda pred: f1(real_y.astype(bool), pred))
     return grid_oracle(labels, scores, f1, n_thresholds, "range_f1@oracle")
 
 
@@ -177,11 +205,16 @@ def range_f1(
     r_alpha: float = 0.2,
     cardinality: str = "reciprocal",
     bias: str = "flat",
+    compat: str | None = None,
 ) -> float:
-    """Range-based F1 (Tatbul et al., NeurIPS 2018), TSB-AD's R-based-F1 defaults."""
-    return range_prf(
+    """Range-based F1 (Tatbul et al., NeurIPS 2018), TSB-AD's R-based-F1 defaults (compat='tsbad':
+    TSB-AD's all-ones rule and 100-point value grid)."""
+    *_, f = range_prf(
         labels, predictions, p_alpha=p_alpha, r_alpha=r_alpha, cardinality=cardinality, bias=bias
-    )[2]
+    )
+    if check_compat(compat) == "tsbad" and np.asarray(predictions).astype(bool).all():
+        return 0.0  # TSB-AD's range_convers_new finds no range in an all-ones prediction
+    return f
 
 
 @register_metric("range_precision", needs_threshold=True, oracle_of="range_f1")

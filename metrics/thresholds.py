@@ -287,3 +287,28 @@ def best_f1_threshold(anomalous: FloatArray, normal: FloatArray) -> tuple[float,
     f1 = f1_from_counts(tp, fp, float(len(anomalous)))
     i = int(np.argmax(f1))
     return float(f1[i]), float(thresholds[i])
+
+
+# compatibility with TSB-AD's conventions ----------------------------------------------------
+COMPATS = (None, "tsbad")
+
+
+def check_compat(compat: Any) -> str | None:
+    if compat not in COMPATS:
+        raise ValueError(f"The 'compat' parameter must be one of {COMPATS}. Got {compat!r}.")
+    return compat  # type: ignore[no-any-return]
+
+
+def tsbad_grid(
+    scores: FloatArray, metric: Callable[[NDArray[np.bool_]], float]
+) -> tuple[float, float]:
+    """TSB-AD's threshold search: 100 value-uniform thresholds from the minimum to the maximum
+    score, predicting ``score > t``; undefined (NaN) values are passed over, as Python's
+    ``max`` does there. Not rank-invariant: one outlier score squeezes every other threshold
+    together (``metrics.md`` §2.4). Returns ``(value, threshold)``."""
+    grid = np.linspace(scores.min(), scores.max(), 100)
+    values = np.array([metric(scores > t) for t in grid], dtype=np.float64)
+    if np.isnan(values).all():
+        raise ValueError("undefined at every threshold of TSB-AD's grid (constant scores?)")
+    i = int(np.nanargmax(values))
+    return float(values[i]), float(grid[i])

@@ -77,3 +77,15 @@ def test_hydra_output_goes_under_results_dir():
         assert str(hcfg.hydra.run.dir).startswith("/somewhere/.hydra/")
         assert str(hcfg.hydra.sweep.dir).startswith("/somewhere/.hydra/")
         assert hcfg.hydra.job.chdir is False
+
+
+METRIC_SETS = sorted(p.name[:-5] for p in (CONF / "metrics").iterdir() if p.name.endswith(".yaml"))
+
+
+@pytest.mark.parametrize("name", METRIC_SETS)
+def test_every_metric_set_resolves(name):
+    from tsadbench.metrics import parse_metric
+
+    with composed(f"metrics={name}") as cfg:
+        specs = [parse_metric(n) for n in cfg.metrics.names]
+    assert specs and len({s.name for s in specs}) == len(specs)

@@ -157,3 +157,24 @@ def test_pate_equals_the_package(case):
     got = evaluate(y, s, ["pate", "pate(e_buffer=20,d_buffer=5)"])
     assert close(got["pate"], ref["pate.PATE.e100.d100"]), name
     assert close(got["pate(d_buffer=5,e_buffer=20)"], ref["pate.PATE.e20.d5"]), name
+
+
+def test_compat_tsbad_reproduces_tsb_ad_threshold_searches(case):
+    name, y, s, ref = case
+    names = [
+        f"{m}(compat='tsbad')@oracle"
+        for m in ("f1", "pa_f1", "event_f1", "range_f1", "affiliation_f1")
+    ]
+    expected = [
+        ref["tsbad.Standard-F1"],
+        ref["tsbad.PA-F1"],
+        ref["tsbad.Event-based-F1"],
+        ref["tsbad.R-based-F1"],
+        ref["tsbad.Affiliation-F"],
+    ]
+    for metric, value in zip(names, expected, strict=True):
+        if np.isnan(value):  # TSB-AD's Affiliation-F on constant scores: nothing ever predicted
+            with pytest.raises(ValueError, match="undefined"):
+                evaluate(y, s, [metric])
+            continue
+        assert close(evaluate(y, s, [metric])[metric], value), (name, metric)
