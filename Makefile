@@ -42,6 +42,7 @@ format: $(STAMP) ## Apply ruff's formatting and import order
 
 bench: $(STAMP) $(REFS)/.installed ## Benchmarks: detectors (time, memory) and metrics vs the references
 	$(BIN)/python bench/detectors.py
+	$(BIN)/python bench/datasets.py
 	$(BIN)/python bench/metrics.py --refs-python $(REFS)/bin/python
 
 $(REFS)/.installed: bench/refs-requirements.txt

@@ -178,7 +178,7 @@ METRICS: Registry[Any] = Registry(
 )
 DATASETS: Registry[Any] = Registry(
     "dataset",
-    builtin_modules=("tsadbench.data.synthetic",),
+    builtin_modules=("tsadbench.data.synthetic", "tsadbench.data.smd", "tsadbench.data.nasa"),
     entry_point_group="tsadbench.datasets",
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from tsadbench import __version__
+from tsadbench.cli import data as data_cmd
 from tsadbench.cli import evaluate as evaluate_cmd
 from tsadbench.cli import list as list_cmd
 from tsadbench.cli import report as report_cmd
@@ -42,6 +43,7 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(run_cmd.run)
 app.add_typer(list_cmd.app, name="list")
+app.add_typer(data_cmd.app, name="data")
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("report")(report_cmd.report)
 

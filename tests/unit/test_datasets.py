@@ -1,0 +1,177 @@
+"""Real benchmark loaders: on the shared data when TSADBENCH_DATA points at it (CI sets it),
+and on generated files of the same layouts everywhere."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsadbench.data import load_dataset
+
+DATA = Path(os.environ.get("TSADBENCH_DATA", "")) if os.environ.get("TSADBENCH_DATA") else None
+needs_data = pytest.mark.skipif(
+    DATA is None or not (DATA / "MSL").is_dir(),
+    reason="needs the real benchmark data: set TSADBENCH_DATA to the shared data folder",
+)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("name", "train", "test", "anomalies", "channels"),
+    [
+        ("msl_concat", 58_317, 73_729, 7_766, 55),  # OmniAnomaly's MSL, data README
+        ("smap_concat", 135_183, 427_617, 54_696, 25),  # P-2 dropped
+    ],
+)
+def test_concatenated_nasa_sets_have_the_papers_sizes(name, train, test, anomalies, channels):
+    [e] = load_dataset(name, DATA).entities
+    assert e.train.shape == (train, channels) and e.test.shape == (test, channels)
+    assert int(e.labels.sum()) == anomalies
+
+
+@needs_data
+def test_per_channel_nasa_sets():
+    msl = load_dataset("msl", DATA)
+    assert len(msl.entities) == 27 and "T-10" not in [e.name for e in msl.entities]
+    smap = load_dataset("smap", DATA)
+    assert len(smap.entities) == 54
+    assert sum(len(e.test) for e in smap.entities) == 435_826
+    assert sum(int(e.labels.sum()) for e in smap.entities) == 55_972  # P-2: union of its rows
+    one = load_dataset("msl", DATA, entities=["C-1"], channels=[0])
+    assert [e.name for e in one.entities] == ["C-1"] and one.entities[0].train.shape[1] == 1
+    assert one.entities[0].meta["channels"] == ["telemetry"]
+
+
+@needs_data
+def test_smd_machines_present():
+    start = time.perf_counter()
+    smd = load_dataset("smd", DATA)
+    seconds = time.perf_counter() - start
+    assert len(smd.entities) == 23 and smd.meta == {"present": 23, "total": 28}
+    assert sum(len(e.train) for e in smd.entities) == 565_044
+    assert sum(len(e.test) for e in smd.entities) == 565_059
+    assert sum(int(e.labels.sum()) for e in smd.entities) == 24_521
+    assert seconds < 10
+    m = load_dataset("smd", DATA, entities=["machine-1-2"]).entities[0]
+    assert m.train.dtype == np.float32 and m.train.shape[1] == 38
+    start_, end_, dims = m.meta["interpretation"][0]
+    assert 0 <= start_ < end_ and all(0 <= d < 38 for d in dims)
+    with pytest.raises(ValueError, match="no machine 'machine-9-9'"):
+        load_dataset("smd", DATA, entities=["machine-9-9"])
+
+
+def write_smd(root: Path, machine: str, n: int = 50, text: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    train, test = rng.uniform(size=(n, 38)), rng.uniform(size=(n, 38))
+    for split, arr in (("train", train), ("test", test)):
+        if text:
+            (root / "SMD" / split).mkdir(parents=True, exist_ok=True)
+            np.savetxt(root / "SMD" / split / f"{machine}.txt", arr, fmt="%.6f", delimiter=",")
+        else:
+            (root / "SMD" / "processed").mkdir(parents=True, exist_ok=True)
+            with open(root / "SMD" / "processed" / f"{machine}_{split}.pkl", "wb") as fh:
+                pickle.dump(arr.astype(np.float32), fh, protocol=4)
+    (root / "SMD" / "test_label").mkdir(parents=True, exist_ok=True)
+    labels = np.zeros(n, dtype=int)
+    labels[10:15] = 1
+    np.savetxt(root / "SMD" / "test_label" / f"{machine}.txt", labels, fmt="%d")
+    return test
+
+
+def test_smd_text_and_pickle_layouts(tmp_path):
+    test = write_smd(tmp_path, "machine-1-1", text=True)
+    write_smd(tmp_path, "machine-1-2")
+    ds = load_dataset("smd", tmp_path)
+    assert [e.name for e in ds.entities] == ["machine-1-1", "machine-1-2"]
+    np.testing.assert_allclose(ds.entities[0].test, test, atol=1e-6)
+    assert ds.entities[0].labels.sum() == 5
+    [concat] = load_dataset("smd_concat", tmp_path).entities
+    assert len(concat.test) == 100 and concat.meta["partial"] is True
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_pickle_holding_anything_but_an_array_is_refused(tmp_path):
+    write_smd(tmp_path, "machine-1-1")
+    with open(tmp_path / "SMD" / "processed" / "machine-1-1_train.pkl", "wb") as fh:
+        pickle.dump(Evil(), fh)
+    with pytest.raises(
+        ValueError,
+        match=r"machine-1-1_train.pkl holds something other than a "
+        r"numpy array .*posix.system|system",
+    ):
+        load_dataset("smd", tmp_path)
+
+
+def test_missing_files_and_bad_labels_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"SMD is missing.*tsadbench data download smd"):
+        load_dataset("smd", tmp_path)
+    write_smd(tmp_path, "machine-1-1")
+    np.savetxt(tmp_path / "SMD" / "test_label" / "machine-1-1.txt", np.zeros(7), fmt="%d")
+    with pytest.raises(ValueError, match="have 7 lines but the test values of machine-1-1 have 50"):
+        load_dataset("smd", tmp_path)
+    (tmp_path / "SMD" / "test_label" / "machine-1-1.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"test_label/machine-1-1\.txt is missing"):
+        load_dataset("smd", tmp_path)
+
+
+def test_nasa_layout_and_channel_selection(tmp_path):
+    root = tmp_path / "MSL"
+    for split in ("train", "test"):
+        (root / split).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for chan in ("B-1", "A-1"):
+        np.save(root / "train" / f"{chan}.npy", rng.normal(size=(40, 3)))
+        np.save(root / "test" / f"{chan}.npy", rng.normal(size=(30, 3)))
+    (root / "labeled_anomalies.csv").write_text(
+        "chan_id,spacecraft,anomaly_sequences,class,num_values\n"
+        'B-1,MSL,"[[2, 4]]",[point],30\n'
+        'A-1,MSL,"[[0, 0], [29, 29]]","[point, point]",30\n'
+        'X-1,SMAP,"[[1, 2]]",[point],30\n'
+    )
+    ds = load_dataset("msl", tmp_path)
+    assert [e.name for e in ds.entities] == ["B-1", "A-1"]
+    assert ds.entities[0].labels[2:5].tolist() == [1, 1, 1]  # both ends inclusive
+    [concat] = load_dataset("msl_concat", tmp_path, channels=["telemetry", 2]).entities
+    assert concat.meta["source_channels"] == ["A-1", "B-1"]  # sorted by channel id
+    assert concat.train.shape == (80, 2) and concat.meta["channels"] == ["telemetry", "command_2"]
+    assert concat.labels[[0, 29, 32, 33, 34]].tolist() == [1, 1, 1, 1, 1]
+    with pytest.raises(ValueError, match="no channel 'pressure'"):
+        load_dataset("msl", tmp_path, channels=["pressure"])
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "dataset=smd dataset.entities=[machine-1-2]",
+        "dataset=msl dataset.entities=[C-1] dataset.channels=[0]",
+    ],
+)
+def test_runs_on_real_data_write_records(tmp_path, dataset):
+    from typer.testing import CliRunner
+
+    from tsadbench.cli import app
+
+    args = [
+        "run",
+        "detector=iforest",
+        "detector.n_estimators=20",
+        *dataset.split(),
+        f"results_dir={tmp_path}",
+        f"data_root={DATA}",
+        "metrics.names=[auc_pr,vus_pr]",
+    ]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    [record] = [p for p in tmp_path.glob("*/record.json")]
+    text = record.read_text()
+    assert '"status": "ok"' in text and '"vus_pr"' in text

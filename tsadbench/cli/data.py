@@ -1,0 +1,127 @@
+"""``tsadbench data list|info``: which datasets are present under the data root, and what they
+hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Datasets under the data root: list them, describe one.", no_args_is_help=True
+)
+
+_ROOT = typer.Option(
+    "--data-root",
+    help="Folder holding the datasets [default: $TSADBENCH_DATA, else the user cache directory].",
+)
+
+
+def _root(data_root: Path | None) -> Path:
+    from tsadbench.runner import default_data_root
+
+    return data_root or default_data_root()
+
+
+def describe(dataset: Any) -> list[dict[str, Any]]:
+    """One row per entity: lengths, channels, anomaly ratio and segments, constant channels."""
+    import numpy as np
+
+    from tsadbench.metrics.point import events
+
+    rows = []
+    for e in dataset.entities:
+        starts, ends = events(e.labels)
+        rows.append(
+            {
+                "entity": e.name,
+                "channels": int(e.train.shape[1]),
+                "train": len(e.train),
+                "test": len(e.test),
+                "anomalies": int(e.labels.sum()),
+                "anomaly_ratio": float(e.labels.mean()),
+                "segments": len(starts),
+                "mean_segment": float(np.mean(ends - starts)) if len(starts) else 0.0,
+                "constant_in_train": int((e.train.std(axis=0) == 0).sum()),
+                "nans": int(np.isnan(e.train).sum() + np.isnan(e.test).sum()),
+            }
+        )
+    return rows
+
+
+@app.command("list")
+def list_(data_root: Annotated[Path | None, _ROOT] = None) -> None:
+    """Every dataset: present or not under the data root, and how complete."""
+    from rich.table import Table
+
+    from tsadbench.data import load_dataset
+    from tsadbench.registry import DATASETS
+    from tsadbench.report import console
+
+    root = _root(data_root)
+    table = Table("dataset", "status", "entities", "description", title=f"datasets in {root}")
+    for entry in DATASETS.entries():
+        try:
+            ds = load_dataset(entry.name, root)
+        except (FileNotFoundError, ValueError) as exc:
+            table.add_row(entry.name, "[red]missing[/]", "", f"{entry.description}\n{exc}")
+            continue
+        total = ds.meta.get("total")
+        present = int(ds.meta.get("present", len(ds.entities)))
+        status = "partial" if total and present < total else "present"
+        count = f"{present}/{total}" if total else str(present)
+        table.add_row(entry.name, status, count, entry.description)
+    console().print(table)
+
+
+@app.command("info")
+def info(
+    name: Annotated[str, typer.Argument(help="A registered dataset, e.g. smd, msl_concat.")],
+    data_root: Annotated[Path | None, _ROOT] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Entities, channels, lengths, anomaly ratio and segments, constant channels, NaNs."""
+    from rich.table import Table
+
+    from tsadbench.data import load_dataset
+    from tsadbench.report import console
+
+    try:
+        ds = load_dataset(name, _root(data_root))
+    except (FileNotFoundError, ValueError) as exc:
+        console(stderr=True).print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    rows = describe(ds)
+    total = {
+        "entities": len(rows),
+        "train": sum(r["train"] for r in rows),
+        "test": sum(r["test"] for r in rows),
+        "anomalies": sum(r["anomalies"] for r in rows),
+        "segments": sum(r["segments"] for r in rows),
+    }
+    total["anomaly_ratio"] = total["anomalies"] / total["test"]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "dataset": name,
+                    "total": total,
+                    "entities": rows,
+                    "meta": {k: v for k, v in ds.meta.items()},
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        *rows[0].keys(),
+        title=f"{name}: {total['entities']} entities, "
+        f"train {total['train']:,}, test {total['test']:,}, anomalies "
+        f"{total['anomalies']:,} ({100 * total['anomaly_ratio']:.2f}%) in "
+        f"{total['segments']} segments",
+    )
+    for r in rows:
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()))
+    console().print(table)
