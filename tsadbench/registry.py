@@ -178,7 +178,12 @@ METRICS: Registry[Any] = Registry(
 )
 DATASETS: Registry[Any] = Registry(
     "dataset",
-    builtin_modules=("tsadbench.data.synthetic", "tsadbench.data.smd", "tsadbench.data.nasa"),
+    builtin_modules=(
+        "tsadbench.data.synthetic",
+        "tsadbench.data.smd",
+        "tsadbench.data.nasa",
+        "tsadbench.data.nab",
+    ),
     entry_point_group="tsadbench.datasets",
 )
 

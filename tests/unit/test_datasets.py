@@ -3,6 +3,7 @@ and on generated files of the same layouts everywhere."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
@@ -154,6 +155,7 @@ def test_nasa_layout_and_channel_selection(tmp_path):
     [
         "dataset=smd dataset.entities=[machine-1-2]",
         "dataset=msl dataset.entities=[C-1] dataset.channels=[0]",
+        "dataset=nab dataset.entities=[realKnownCause/nyc_taxi]",
     ],
 )
 def test_runs_on_real_data_write_records(tmp_path, dataset):
@@ -175,3 +177,36 @@ def test_runs_on_real_data_write_records(tmp_path, dataset):
     [record] = [p for p in tmp_path.glob("*/record.json")]
     text = record.read_text()
     assert '"status": "ok"' in text and '"vus_pr"' in text
+
+
+@needs_data
+def test_nab_matches_the_data_readme():
+    ds = load_dataset("nab", DATA)
+    assert len(ds.entities) == 58
+    assert sum(len(e.train) + len(e.test) for e in ds.entities) == 365_558
+    assert sum(e.meta["anomalies_whole_series"] for e in ds.entities) == 33_495  # 9.16 %
+    taxi = load_dataset("nab", DATA, entities=["realKnownCause/nyc_taxi"]).entities[0]
+    assert len(taxi.train) == 750  # NAB's probationary period: min(15 %, 750)
+    whole = load_dataset("nab", DATA, families=["realKnownCause"], split="none")
+    assert all(len(e.train) == len(e.test) for e in whole.entities)
+
+
+def test_nab_layout_windows_and_probationary_split(tmp_path):
+    (tmp_path / "NAB" / "data" / "fam").mkdir(parents=True)
+    (tmp_path / "NAB" / "labels").mkdir(parents=True)
+    stamps = [f"2020-01-01 00:{m:02d}:00" for m in range(40)]
+    rows = "".join(f"{t},{i}\n" for i, t in enumerate(stamps))
+    (tmp_path / "NAB" / "data" / "fam" / "s.csv").write_text("timestamp,value\n" + rows)
+    windows = {
+        "fam/s.csv": [
+            ["2020-01-01 00:02:00.000000", "2020-01-01 00:03:00.000000"],
+            ["2020-01-01 00:30:00.000000", "2020-01-01 00:33:00.000000"],
+        ]
+    }
+    (tmp_path / "NAB" / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    [e] = load_dataset("nab", tmp_path).entities
+    assert len(e.train) == 6 and len(e.test) == 34  # floor(0.15 * 40)
+    assert e.meta["anomalies_in_train"] == 2  # minutes 2 and 3, reported, not hidden
+    assert e.labels.sum() == 4 and e.labels[30 - 6 : 34 - 6].all()  # both ends inclusive
+    with pytest.raises(ValueError, match="no family 'nope'"):
+        load_dataset("nab", tmp_path, families=["nope"])

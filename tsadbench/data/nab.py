@@ -1,0 +1,97 @@
+"""``nab``: the Numenta Anomaly Benchmark (Lavin & Ahmad, 2015), univariate, one entity per series.
+
+Layout: ``NAB/data/<family>/<name>.csv`` (``timestamp,value``) and
+``NAB/labels/combined_windows.json`` (the official anomaly windows per ``<family>/<name>.csv``,
+``[start, end]`` timestamps, both ends inclusive). A point is anomalous when its timestamp lies in
+a window.
+
+NAB is a streaming benchmark with no train split. ``split="probationary"`` (default) trains on
+NAB's probationary period, ``min(floor(0.15 n), 750)`` points (NAB's ``getProbationaryLength``),
+and scores the rest; window points inside it are counted in ``meta["anomalies_in_train"]`` and
+shown by ``data info``, not hidden. ``split="none"`` trains and scores on the whole series, as
+Orion does. Six series have no window at all (NAB's ``artificialNoAnomaly`` family and one AWS
+series): their threshold metrics are undefined and recorded as NaN with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tsadbench.data import Dataset, Entity
+from tsadbench.data.files import dataset_root, require, select
+from tsadbench.registry import register_dataset
+
+SPLITS = ("probationary", "none")
+
+
+def probationary_length(n: int) -> int:
+    return int(min(np.floor(0.15 * n), 0.15 * 5000))
+
+
+def _series(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+        stamps = pd.to_datetime(frame["timestamp"]).to_numpy()
+        values = frame["value"].to_numpy(dtype=np.float64)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(
+            f"Cannot read the NAB series {path}: expected the columns timestamp,value ({exc})."
+        ) from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"The NAB series {path} has non-finite values.")
+    return stamps, values
+
+
+@register_dataset("nab")
+def load_nab(
+    data_root: Path | None = None,
+    *,
+    families: Sequence[str] | None = None,
+    entities: Sequence[str] | None = None,
+    split: str = "probationary",
+) -> Dataset:
+    """Numenta Anomaly Benchmark: one univariate entity per series, window labels."""
+    import pandas as pd
+
+    if split not in SPLITS:
+        raise ValueError(
+            f"The 'split' parameter of the nab dataset must be one of {SPLITS}. Got {split!r}."
+        )
+    root = dataset_root(data_root, "NAB", "nab")
+    windows = json.loads(require(root / "labels" / "combined_windows.json", "nab").read_text())
+    present = sorted(k for k in windows if (root / "data" / k).exists())
+    all_families = sorted({k.split("/")[0] for k in present})
+    chosen_families = select(all_families, families, "family", "nab")
+    keys = [k for k in present if k.split("/")[0] in chosen_families]
+    names = [k.removesuffix(".csv") for k in keys]
+    out = []
+    for name in select(names, entities, "series", "nab"):
+        stamps, values = _series(root / "data" / f"{name}.csv")
+        labels = np.zeros(len(values), dtype=np.int8)
+        for start, end in windows[f"{name}.csv"]:
+            inside = (stamps >= pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))
+            labels[inside] = 1
+        x = values.astype(np.float32)[:, None]
+        cut = probationary_length(len(x)) if split == "probationary" else 0
+        train = x[:cut] if cut else x
+        out.append(
+            Entity(
+                name=name,
+                train=train,
+                test=x[cut:],
+                labels=labels[cut:],
+                meta={
+                    "channels": ["value"],
+                    "anomalies_in_train": int(labels[:cut].sum()),
+                    "anomalies_whole_series": int(labels.sum()),
+                    "n_windows": len(windows[f"{name}.csv"]),
+                },
+            )
+        )
+    return Dataset(name="nab", entities=out, meta={"split": split})
