@@ -183,6 +183,7 @@ DATASETS: Registry[Any] = Registry(
         "tsadbench.data.smd",
         "tsadbench.data.nasa",
         "tsadbench.data.nab",
+        "tsadbench.data.tables",
     ),
     entry_point_group="tsadbench.datasets",
 )

@@ -210,3 +210,63 @@ def test_nab_layout_windows_and_probationary_split(tmp_path):
     assert e.labels.sum() == 4 and e.labels[30 - 6 : 34 - 6].all()  # both ends inclusive
     with pytest.raises(ValueError, match="no family 'nope'"):
         load_dataset("nab", tmp_path, families=["nope"])
+
+
+def test_psm_layout_and_nan_policies(tmp_path):
+    root = tmp_path / "PSM"
+    root.mkdir()
+    header = "timestamp_(min)," + ",".join(f"feature_{i}" for i in range(3))
+    train_rows = ["0.0,1,2,3", "1.0,,2,3", "2.0,4,,6"]  # two NaNs
+    (root / "train.csv").write_text("\n".join([header, *train_rows]) + "\n")
+    (root / "test.csv").write_text(f"{header}\n3.0,1,2,3\n4.0,1,2,3\n")
+    (root / "test_label.csv").write_text("timestamp_(min),label\n3.0,0\n4.0,1\n")
+    [e] = load_dataset("psm", tmp_path).entities
+    assert e.train.tolist() == [[1, 2, 3], [1, 2, 3], [4, 2, 6]]  # carried forward
+    assert e.meta["nans_filled"] == 2 and e.labels.tolist() == [0, 1]
+    assert load_dataset("psm", tmp_path, nan="zero").entities[0].train[1, 0] == 0
+    with pytest.raises(ValueError, match="holds 2 NaN value"):
+        load_dataset("psm", tmp_path, nan="error")
+    (root / "test.csv").write_text(f"{header}\n3.0,1,oops,3\n4.0,1,2,3\n")
+    with pytest.raises(ValueError, match=r"test.csv line 2: column 'feature_1' holds 'oops'"):
+        load_dataset("psm", tmp_path)
+    (root / "test.csv").write_text(f"{header}\n3.0,1,2,3\n")
+    with pytest.raises(ValueError, match=r"has 2 labels but .*test\.csv has 1 rows"):
+        load_dataset("psm", tmp_path)
+
+
+def test_tsbad_and_ucr_file_names_carry_the_split(tmp_path):
+    (tmp_path / "TSB-AD-U").mkdir()
+    rows = "".join(f"{i * 0.1},{int(i in (7, 8))}\n" for i in range(10))
+    (tmp_path / "TSB-AD-U" / "001_NAB_id_1_Facility_tr_4_1st_7.csv").write_text(
+        "Data,Label\n" + rows
+    )
+    [e] = load_dataset("tsbad", tmp_path).entities
+    assert len(e.train) == 4 and len(e.test) == 10 and e.labels.sum() == 2  # TSB-AD: whole series
+    (tmp_path / "UCR").mkdir()
+    np.savetxt(tmp_path / "UCR" / "001_UCR_Anomaly_toy_5_8_9.txt", np.arange(12.0))
+    [u] = load_dataset("ucr", tmp_path).entities
+    assert len(u.train) == 5 and len(u.test) == 7
+    assert np.flatnonzero(u.labels).tolist() == [2, 3]  # points 8 and 9, 1-based
+    (tmp_path / "UCR" / "002_UCR_Anomaly_bad_5_30_31.txt").write_text("1\n2\n")
+    with pytest.raises(ValueError, match="do not fit 2 points"):
+        load_dataset("ucr", tmp_path)
+
+
+def test_any_csv(tmp_path):
+    rows = "".join(f"2020-01-{i + 1:02d},{i},{-i},{int(i == 8)}\n" for i in range(10))
+    (tmp_path / "mine.csv").write_text("when,a,b,is_anomaly\n" + rows)
+    [e] = load_dataset(
+        "csv",
+        tmp_path,
+        path="mine.csv",
+        label_column="is_anomaly",
+        timestamp_column="when",
+        train=6,
+        channels=["b"],
+    ).entities
+    assert e.train.shape == (6, 1) and e.test[:, 0].tolist() == [-6, -7, -8, -9]
+    assert e.labels.tolist() == [0, 0, 1, 0] and e.meta["channels"] == ["b"]
+    with pytest.raises(ValueError, match="no label column 'label'"):
+        load_dataset("csv", tmp_path, path="mine.csv")
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv is missing"):
+        load_dataset("csv", tmp_path, path="nope.csv")
