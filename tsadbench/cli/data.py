@@ -125,3 +125,88 @@ def info(
     for r in rows:
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()))
     console().print(table)
+
+
+@app.command("download")
+def download(
+    name: Annotated[str, typer.Argument(help="A downloadable dataset: nab, smd.")],
+    data_root: Annotated[Path | None, _ROOT] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="A mirror of the upstream folder to fetch from instead."),
+    ] = None,
+) -> None:
+    """Fetch a dataset's files from upstream into the data root, verified and resumable."""
+    from tsadbench.data import sources
+    from tsadbench.fetch import download as fetch
+    from tsadbench.fetch import sha256_of
+    from tsadbench.report import console
+
+    err = console(stderr=True)
+    try:
+        wanted = sources.files_of(name)
+    except ValueError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    src = sources.SOURCES[name]
+    folder = _root(data_root) / src.folder
+    base = (base_url or src.base_url).rstrip("/") + "/"
+    failed = 0
+    for rel, digest in wanted:
+        try:
+            path = fetch(base + rel, folder / rel, digest)
+        except (OSError, ValueError) as exc:
+            failed += 1
+            err.print(f"[red]failed[/] {rel}: {exc}", highlight=False, soft_wrap=True)
+            continue
+        if digest is None and rel not in sources.recorded(folder):
+            sources.record(folder, rel, sha256_of(path))
+    err.print(
+        f"{len(wanted) - failed} of {len(wanted)} files of {name} in {folder}", highlight=False
+    )
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("verify")
+def verify(
+    name: Annotated[str, typer.Argument(help="A dataset with shipped checksums: nab, smd, ...")],
+    data_root: Annotated[Path | None, _ROOT] = None,
+) -> None:
+    """Re-check the sha256 of a dataset's files on disk: ok, MISMATCH, missing, unverified."""
+    from tsadbench.data import sources
+    from tsadbench.fetch import sha256_of
+    from tsadbench.report import console
+
+    folders = {"msl": "MSL", "smap": "SMAP", "psm": "PSM", "nab": "NAB", "smd": "SMD"}
+    folder_name = folders.get(name.removesuffix("_concat"))
+    if folder_name is None:
+        console(stderr=True).print(
+            f"[bold red]Error:[/] no checksums for {name!r}; known: {', '.join(sorted(folders))}.",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    folder = _root(data_root) / folder_name
+    counts = {"ok": 0, "MISMATCH": 0, "missing": 0, "unverified": 0}
+    out = console()
+    expected = {
+        p.removeprefix(folder_name + "/"): d
+        for p, d in sources.shipped_checksums().items()
+        if p.startswith(folder_name + "/")
+    }
+    for rel, digest in sorted(expected.items()):
+        path = folder / rel
+        status = (
+            "missing" if not path.exists() else ("ok" if sha256_of(path) == digest else "MISMATCH")
+        )
+        counts[status] += 1
+        if status != "ok":
+            out.print(f"{status:<10} {path}", highlight=False)
+    for rel, digest in sorted(sources.recorded(folder).items()):
+        path = folder / rel
+        if rel in expected or not path.exists():
+            continue
+        counts["unverified" if sha256_of(path) == digest else "MISMATCH"] += 1
+    out.print(f"{name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()), highlight=False)
+    if counts["MISMATCH"]:
+        raise typer.Exit(code=1)

@@ -1,0 +1,156 @@
+"""The downloader against a local HTTP server on 127.0.0.1 serving files the test creates."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tsadbench.fetch import ChecksumError, download, extract
+
+
+def serve(files: dict[str, bytes], log: list[str]):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path.lstrip("/"))
+            log.append(f"{self.path} {self.headers.get('Range')}")
+            if body is None:
+                self.send_error(404)
+                return
+            start = 0
+            if self.headers.get("Range"):  # bytes=N-
+                start = int(self.headers["Range"].split("=")[1].rstrip("-"))
+                if start >= len(body):
+                    self.send_error(416)
+                    return
+                self.send_response(206)
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            self.wfile.write(body[start:])
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture
+def http():
+    files: dict[str, bytes] = {}
+    log: list[str] = []
+    server, url = serve(files, log)
+    yield files, url, log
+    server.shutdown()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_download_verifies_and_resumes(http, tmp_path):
+    files, url, log = http
+    data = bytes(range(256)) * 1000
+    files["a.bin"] = data
+    dest = tmp_path / "sub" / "a.bin"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.bin.part").write_bytes(data[:1000])  # an interrupted earlier try
+    download(url + "a.bin", dest, sha(data), progress=False)
+    assert dest.read_bytes() == data and not (tmp_path / "sub" / "a.bin.part").exists()
+    assert log[-1] == "/a.bin bytes=1000-"  # resumed, not restarted
+    download(url + "a.bin", dest, sha(data), progress=False)  # present and verified: no request
+    assert len(log) == 1
+
+
+def test_a_checksum_mismatch_is_refused_and_leaves_nothing(http, tmp_path):
+    files, url, _ = http
+    files["b.bin"] = b"not what you expect"
+    with pytest.raises(ChecksumError, match="expected 0000"):
+        download(url + "b.bin", tmp_path / "b.bin", "0" * 64, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_upstream_file_is_named(http, tmp_path):
+    _, url, _ = http
+    with pytest.raises(OSError, match=r"Could not download .*nope\.bin: HTTP 404"):
+        download(url + "nope.bin", tmp_path / "nope.bin", progress=False)
+
+
+def test_extract_refuses_members_escaping_the_target(tmp_path):
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("d/x.txt", "x")
+    assert [p.name for p in extract(good, tmp_path / "out")] == ["x.txt"]
+    evil_zip = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil_zip, "w") as zf:
+        zf.writestr("../escape.txt", "x")
+    with pytest.raises(ValueError, match="would land outside"):
+        extract(evil_zip, tmp_path / "out2")
+    assert not (tmp_path / "escape.txt").exists()
+    evil_tar = tmp_path / "evil.tar"
+    with tarfile.open(evil_tar, "w") as tf:
+        link = tarfile.TarInfo("link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        tf.addfile(link)
+    with pytest.raises(ValueError, match="Refusing to extract the link"):
+        extract(evil_tar, tmp_path / "out3")
+    ok_tar = tmp_path / "ok.tar"
+    with tarfile.open(ok_tar, "w") as tf:
+        info = tarfile.TarInfo("f/y.txt")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"y"))
+    extract(ok_tar, tmp_path / "out4")
+    assert (tmp_path / "out4" / "f" / "y.txt").read_text() == "y"
+
+
+def test_data_download_and_verify_nab(http, tmp_path, monkeypatch):
+    from tsadbench.cli import app
+    from tsadbench.data import sources
+
+    files, url, _ = http
+    body = b"timestamp,value\n2020-01-01 00:00:00,1\n"
+    monkeypatch.setattr(
+        sources,
+        "shipped_checksums",
+        lambda: {"NAB/data/fam/s.csv": sha(body), "NAB/labels/w.json": sha(b"{}")},
+    )
+    files["data/fam/s.csv"] = body
+    files["labels/w.json"] = b"{}"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["data", "download", "nab", "--data-root", str(tmp_path), "--base-url", url]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "NAB" / "data" / "fam" / "s.csv").read_bytes() == body
+    ok = runner.invoke(app, ["data", "verify", "nab", "--data-root", str(tmp_path)])
+    assert ok.exit_code == 0 and "2 ok, 0 MISMATCH" in ok.stdout
+    (tmp_path / "NAB" / "labels" / "w.json").write_text("{tampered}")
+    bad = runner.invoke(app, ["data", "verify", "nab", "--data-root", str(tmp_path)])
+    assert bad.exit_code == 1 and "MISMATCH" in bad.stdout
+
+
+def test_unknown_sources_get_their_hash_recorded(http, tmp_path, monkeypatch):
+    from tsadbench.cli import app
+    from tsadbench.data import sources
+
+    files, url, _ = http
+    files["train/m.txt"] = b"1,2\n"
+    monkeypatch.setattr(sources, "SOURCES", {"smd": sources.Source("SMD", url, ("train/m.txt",))})
+    monkeypatch.setattr(sources, "shipped_checksums", dict)
+    result = CliRunner().invoke(app, ["data", "download", "smd", "--data-root", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert sources.recorded(tmp_path / "SMD") == {"train/m.txt": sha(b"1,2\n")}
+    verify = CliRunner().invoke(app, ["data", "verify", "smd", "--data-root", str(tmp_path)])
+    assert "1 unverified" in verify.stdout
+    assert Path(tmp_path / "SMD" / "train" / "m.txt").exists()

@@ -1,0 +1,175 @@
+"""One downloader for datasets and pretrained weights: checksums, resume, progress, safe extraction.
+
+``download(url, dest, sha256)`` writes ``dest`` only once its bytes are complete and, when a
+checksum is known, verified: it downloads into ``dest.part`` (resuming it with an HTTP Range
+request when a previous attempt left one), checks the sha256, then renames. A mismatch deletes
+the partial file and raises; nothing half-downloaded is ever left under the final name.
+``extract(archive, target)`` unpacks zip and tar files and refuses any member that would land
+outside ``target`` (absolute paths, ``..``, links).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 differs from the expected one."""
+
+
+def cache_dir() -> Path:
+    """The user cache directory of tsadbench (``$XDG_CACHE_HOME/tsadbench``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tsadbench"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path, sha256: str) -> None:
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ChecksumError(
+            f"The checksum of {path} is {actual}, expected {sha256}: the file is "
+            f"corrupted or not the one tsadbench knows."
+        )
+
+
+def download(
+    url: str, dest: Path, sha256: str | None = None, *, progress: bool = True, timeout: float = 60.0
+) -> Path:
+    """Fetch ``url`` to ``dest`` (resuming a ``.part`` file), verify ``sha256`` when given."""
+    dest = Path(dest)
+    if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            resumed = have and response.status == 206
+            total = response.headers.get("Content-Length")
+            size = (int(total) + (have if resumed else 0)) if total else None
+            with open(part, "ab" if resumed else "wb") as fh:
+                done = have if resumed else 0
+                bar = _Bar(dest.name, size, done) if progress else None
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    fh.write(block)
+                    done += len(block)
+                    if bar:
+                        bar.update(done)
+                if bar:
+                    bar.close()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the part file is already complete
+            pass
+        else:
+            raise OSError(f"Could not download {url}: HTTP {exc.code} {exc.reason}.") from None
+    except urllib.error.URLError as exc:
+        raise OSError(
+            f"Could not download {url}: {exc.reason}. The partial file {part} is kept "
+            f"and the next attempt resumes it."
+        ) from None
+    if sha256 is not None:
+        try:
+            verify(part, sha256)
+        except ChecksumError:
+            part.unlink(missing_ok=True)
+            raise
+    os.replace(part, dest)
+    return dest
+
+
+def _inside(target: Path, name: str) -> Path:
+    path = (target / name).resolve()
+    if not path.is_relative_to(target.resolve()):
+        raise ValueError(f"Refusing to extract {name!r}: it would land outside {target}.")
+    return path
+
+
+def extract(archive: Path, target: Path) -> list[Path]:
+    """Unpack a zip or tar ``archive`` into ``target``; members escaping it are refused (before
+    anything is written)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        return _extract_zip(archive, target)
+    return _extract_tar(archive, target)
+
+
+def _extract_zip(archive: Path, target: Path) -> list[Path]:
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        for info in infos:
+            _inside(target, info.filename)
+        for info in infos:
+            zf.extract(info, target)
+    return [target / info.filename for info in infos]
+
+
+def _extract_tar(archive: Path, target: Path) -> list[Path]:
+    out = []
+    with tarfile.open(archive) as tf:
+        members = tf.getmembers()
+        for m in members:
+            _inside(target, m.name)
+            if m.issym() or m.islnk():
+                raise ValueError(f"Refusing to extract the link {m.name!r} from {archive}.")
+            if not (m.isfile() or m.isdir()):
+                raise ValueError(f"Refusing to extract the special file {m.name!r} from {archive}.")
+        for m in members:
+            dest = target / m.name
+            if m.isdir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(m)
+            if src is None:
+                raise ValueError(f"Cannot read the member {m.name!r} of {archive}.")
+            with src, open(dest, "wb") as fh:
+                shutil.copyfileobj(src, fh)
+            out.append(dest)
+    return out
+
+
+class _Bar:
+    """A rich progress bar on stderr when it is a terminal."""
+
+    def __init__(self, name: str, total: int | None, done: int) -> None:
+        self._progress = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+            self._progress = Progress(
+                *Progress.get_default_columns(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(name, total=total, completed=done)
+
+    def update(self, done: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
