@@ -289,7 +289,12 @@ def _run_entity(
             "n_channels": entity.train.shape[1],
             "anomaly_ratio": float(entity.labels.mean()),
         },
-        "preprocessing": spec["preprocessing"],
+        # who chose the scaler is recorded but not part of the key: the scores depend on the
+        # scaler alone
+        "preprocessing": {
+            **spec["preprocessing"],
+            "chosen_by": "detector (scaler=auto)" if s.scaler == "auto" else "user",
+        },
         "seed": s.seed,
         "metrics": {m.name: float("nan") for m in specs},
         "metric_params": {m.name: m.describe() for m in specs},

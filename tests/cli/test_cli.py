@@ -93,6 +93,7 @@ def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
     assert record["metric_params"]["f1@train_quantile"]["protocol_params"] == {"q": 0.99}
     assert record["n_parameters"] > 0 and record["memory"]["peak_rss_mb"] > 0
     assert record["detector"]["faithful"] is False and record["detector"]["deviations"]
+    assert record["preprocessing"] == {"scaler": "zscore", "chosen_by": "detector (scaler=auto)"}
     assert {"fit_s", "score_s", "total_s"} <= set(record["time"])
 
     again = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")

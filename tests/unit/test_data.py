@@ -62,4 +62,11 @@ def test_scalers_are_fit_on_train_only(kind):
         np.testing.assert_allclose(z[:, :2].max(axis=0), 1, atol=1e-6)
         assert transform(train + 100)[:, :2].min() > 1
     with pytest.raises(ValueError, match="'scaler' setting"):
-        fit_scaler("robust", train)
+        fit_scaler("quantile", train)
+
+
+def test_robust_scaler_uses_median_and_iqr():
+    train = np.array([[1.0], [2.0], [3.0], [4.0], [100.0]])
+    z = fit_scaler("robust", train)(train)
+    # median 3, IQR 4 - 2 = 2: the outlier does not move the centre or the scale
+    np.testing.assert_allclose(z[:, 0], [-1.0, -0.5, 0.0, 0.5, 48.5])

@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating]
 
-SCALERS: tuple[str, ...] = ("zscore", "minmax", "minmax_pm1", "none")
+SCALERS: tuple[str, ...] = ("zscore", "robust", "minmax", "minmax_pm1", "none")
 
 
 def _safe(scale: FloatArray) -> FloatArray:
@@ -21,14 +21,19 @@ def _safe(scale: FloatArray) -> FloatArray:
 def fit_scaler(kind: str, train: FloatArray) -> Callable[[FloatArray], NDArray[np.float32]]:
     """Fit the scaler ``kind`` on ``train`` (n_timestamps, n_channels); return the transform.
 
-    ``zscore``: (x - mean) / std. ``minmax``: to [0, 1]. ``minmax_pm1``: to [-1, 1] (TadGAN).
-    ``none``: unchanged. Test values outside the train range are not clipped.
+    ``zscore``: (x - mean) / std. ``robust``: (x - median) / IQR. ``minmax``: to [0, 1].
+    ``minmax_pm1``: to [-1, 1] (TadGAN). ``none``: unchanged. Test values outside the train
+    range are not clipped.
     """
     if kind not in SCALERS:
         raise ValueError(f"The 'scaler' setting must be one of {SCALERS}. Got {kind!r} instead.")
     x = np.asarray(train, dtype=np.float64)
     if kind == "zscore":
         shift, scale = x.mean(axis=0), _safe(x.std(axis=0))
+        lo, span = 0.0, 1.0
+    elif kind == "robust":
+        q1, median, q3 = np.percentile(x, [25, 50, 75], axis=0)
+        shift, scale = median, _safe(q3 - q1)
         lo, span = 0.0, 1.0
     elif kind in ("minmax", "minmax_pm1"):
         shift = x.min(axis=0)
