@@ -129,7 +129,7 @@ def info(
 
 @app.command("download")
 def download(
-    name: Annotated[str, typer.Argument(help="A downloadable dataset: nab, smd.")],
+    name: Annotated[str, typer.Argument(help="A downloadable dataset: nab, psm, smd.")],
     data_root: Annotated[Path | None, _ROOT] = None,
     base_url: Annotated[
         str | None,

@@ -40,6 +40,12 @@ SOURCES: dict[str, Source] = {
         "NAB",
         "https://raw.githubusercontent.com/numenta/NAB/ea702d75cc2258d9d7dd35ca8e5e2539d71f3140/",
     ),
+    "psm": Source(
+        "PSM",
+        "https://raw.githubusercontent.com/eBay/RANSynCoders/"
+        "948e61eb579815ff2a6bce721332d8220d59ca47/data/",
+        extra=("train.csv", "test.csv"),
+    ),
     "smd": Source(
         "SMD",
         "https://raw.githubusercontent.com/NetManAIOps/OmniAnomaly/"
