@@ -270,3 +270,23 @@ def test_any_csv(tmp_path):
         load_dataset("csv", tmp_path, path="mine.csv")
     with pytest.raises(FileNotFoundError, match=r"nope\.csv is missing"):
         load_dataset("csv", tmp_path, path="nope.csv")
+
+
+@needs_data
+def test_data_info_reproduces_the_readme_figures():
+    from typer.testing import CliRunner
+
+    from tsadbench.cli import app
+
+    def total(name):
+        result = CliRunner().invoke(app, ["data", "info", name, "--json", "--data-root", str(DATA)])
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)["total"]
+
+    assert total("smd")["anomalies"] == 24_521 and total("smd")["test"] == 565_059
+    msl = total("msl")
+    assert (msl["train"], msl["test"], msl["anomalies"]) == (58_317, 73_729, 7_766)
+    assert round(100 * total("smap_concat")["anomaly_ratio"], 2) == 12.79
+    nab = total("nab")
+    assert round(100 * nab["whole_series_ratio"], 2) == 9.16  # the README's ratio
+    assert nab["train"] + nab["test"] == 365_558

@@ -48,6 +48,10 @@ def describe(dataset: Any) -> list[dict[str, Any]]:
                 "nans": int(np.isnan(e.train).sum() + np.isnan(e.test).sum()),
             }
         )
+        if "anomalies_in_train" in e.meta:  # labelled points a split put into train (NAB)
+            rows[-1]["anomalies_in_train"] = int(e.meta["anomalies_in_train"])
+            whole = len(e.train) + len(e.test)
+            rows[-1]["whole_series_ratio"] = int(e.meta["anomalies_whole_series"]) / whole
     return rows
 
 
@@ -102,6 +106,11 @@ def info(
         "segments": sum(r["segments"] for r in rows),
     }
     total["anomaly_ratio"] = total["anomalies"] / total["test"]
+    if rows and "anomalies_in_train" in rows[0]:  # NAB: the ratio over whole series too
+        points = total["train"] + total["test"]
+        total["whole_series_ratio"] = (
+            total["anomalies"] + sum(r["anomalies_in_train"] for r in rows)
+        ) / points
     if as_json:
         typer.echo(
             json.dumps(
