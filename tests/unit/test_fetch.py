@@ -154,3 +154,55 @@ def test_unknown_sources_get_their_hash_recorded(http, tmp_path, monkeypatch):
     verify = CliRunner().invoke(app, ["data", "verify", "smd", "--data-root", str(tmp_path)])
     assert "1 unverified" in verify.stdout
     assert Path(tmp_path / "SMD" / "train" / "m.txt").exists()
+
+
+def _npy(arr) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr))
+    return buf.getvalue()
+
+
+def test_data_download_splits_the_telemanom_archive_by_spacecraft(http, tmp_path, monkeypatch):
+    import numpy as np
+
+    from tsadbench.cli import app
+    from tsadbench.data import load_dataset, sources
+
+    files, url, _ = http
+    a1 = _npy(np.zeros((20, 55)))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for split in ("train", "test"):
+            zf.writestr(f"data/{split}/A-1.npy", a1)
+            zf.writestr(f"data/{split}/S-1.npy", _npy(np.zeros((20, 25))))
+            zf.writestr(f"data/{split}/T-9.npy", _npy(np.zeros((5, 55))))  # unlabelled
+    files["data.zip"] = archive.getvalue()
+    csv_text = (
+        b"chan_id,spacecraft,anomaly_sequences,class,num_values\n"
+        b'A-1,MSL,"[[2, 3]]",[point],20\nS-1,SMAP,"[[4, 5]]",[point],20\n'
+    )
+    files["labeled_anomalies.csv"] = csv_text
+    monkeypatch.setattr(
+        sources,
+        "shipped_checksums",
+        lambda: {"MSL/labeled_anomalies.csv": sha(csv_text), "MSL/train/A-1.npy": sha(a1)},
+    )
+    result = CliRunner().invoke(
+        app, ["data", "download", "msl", "--data-root", str(tmp_path), "--base-url", url]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "MSL" / "train").iterdir()) == ["A-1.npy", "T-9.npy"]
+    assert [p.name for p in (tmp_path / "SMAP" / "test").iterdir()] == ["S-1.npy"]
+    assert [e.name for e in load_dataset("smap", tmp_path).entities] == ["S-1"]
+
+    monkeypatch.setattr(
+        sources,
+        "shipped_checksums",
+        lambda: {"MSL/labeled_anomalies.csv": sha(csv_text), "MSL/train/A-1.npy": "0" * 64},
+    )
+    bad = CliRunner().invoke(
+        app, ["data", "download", "msl", "--data-root", str(tmp_path / "x"), "--base-url", url]
+    )
+    assert bad.exit_code == 1 and "checksum" in bad.stderr

@@ -138,7 +138,9 @@ def info(
 
 @app.command("download")
 def download(
-    name: Annotated[str, typer.Argument(help="A downloadable dataset: nab, psm, smd.")],
+    name: Annotated[
+        str, typer.Argument(help="A downloadable dataset: nab, psm, smd, msl or smap (both).")
+    ],
     data_root: Annotated[Path | None, _ROOT] = None,
     base_url: Annotated[
         str | None,
@@ -152,6 +154,24 @@ def download(
     from tsadbench.report import console
 
     err = console(stderr=True)
+    if name.removesuffix("_concat") in ("msl", "smap"):
+        try:
+            written = sources.download_nasa(
+                _root(data_root),
+                *(
+                    (
+                        base_url.rstrip("/") + "/data.zip",
+                        base_url.rstrip("/") + "/labeled_anomalies.csv",
+                    )
+                    if base_url
+                    else ()
+                ),
+            )
+        except (OSError, ValueError) as exc:
+            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+        err.print(f"{len(written)} files of MSL and SMAP in {_root(data_root)}", highlight=False)
+        return
     try:
         wanted = sources.files_of(name)
     except ValueError as exc:

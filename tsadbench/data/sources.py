@@ -83,3 +83,63 @@ def record(folder: Path, rel: str, digest: str) -> None:
     entries = recorded(folder)
     entries[rel] = digest
     (folder / RECORDED).write_text("".join(f"{d}  {p}\n" for p, d in sorted(entries.items())))
+
+
+# the NASA telemetry comes as one archive holding both spacecraft ------------------------------
+TELEMANOM_ARCHIVE = "https://s3-us-west-2.amazonaws.com/telemanom/data.zip"
+TELEMANOM_LABELS = (
+    "https://raw.githubusercontent.com/khundman/telemanom/"
+    "2e6c5b6c3558e7835601519b7bdef37c649bdbdc/labeled_anomalies.csv"
+)
+
+
+def download_nasa(
+    root: Path, archive_url: str = TELEMANOM_ARCHIVE, labels_url: str = TELEMANOM_LABELS
+) -> list[Path]:
+    """Fetch telemanom's ``data.zip`` and ``labeled_anomalies.csv``, split the channels into
+    ``MSL/`` and ``SMAP/`` by the CSV's ``spacecraft`` column (an unlabelled channel goes where
+    its width matches, as MSL's T-10 does), copy the CSV into both, and verify every file against
+    the shipped checksums. Returns the files written."""
+    import csv
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from tsadbench.fetch import download, extract, verify
+
+    cache = root / ".downloads"
+    archive = download(archive_url, cache / "telemanom-data.zip")
+    labels = download(
+        labels_url,
+        cache / "labeled_anomalies.csv",
+        shipped_checksums().get("MSL/labeled_anomalies.csv"),
+    )
+    with open(labels, newline="") as fh:
+        craft = {row["chan_id"]: row["spacecraft"] for row in csv.DictReader(fh)}
+    width = {"MSL": 55, "SMAP": 25}
+    expected = shipped_checksums()
+    written = []
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        extract(archive, Path(tmp))
+        for npy in sorted(Path(tmp).rglob("*.npy")):
+            split = npy.parent.name
+            if split not in ("train", "test"):
+                continue
+            folder = craft.get(npy.stem) or next(
+                (k for k, w in width.items() if np.load(npy, mmap_mode="r").shape[1] == w), None
+            )
+            if folder is None:
+                continue
+            dest = root / folder / split / npy.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            rel = f"{folder}/{split}/{npy.name}"
+            if rel in expected:
+                verify(npy, expected[rel])
+            shutil.move(str(npy), dest)
+            written.append(dest)
+    for folder in width:
+        dest = root / folder / "labeled_anomalies.csv"
+        shutil.copyfile(labels, dest)
+        written.append(dest)
+    return written
