@@ -290,3 +290,22 @@ def test_data_info_reproduces_the_readme_figures():
     nab = total("nab")
     assert round(100 * nab["whole_series_ratio"], 2) == 9.16  # the README's ratio
     assert nab["train"] + nab["test"] == 365_558
+
+
+def test_entities_carry_their_sources_and_channel_labels(tmp_path):
+    write_smd(tmp_path, "machine-1-1")
+    (tmp_path / "SMD" / "interpretation_label").mkdir()
+    (tmp_path / "SMD" / "interpretation_label" / "machine-1-1.txt").write_text("10-15:1,3\n")
+    [e] = load_dataset("smd", tmp_path).entities
+    assert set(e.meta["sources"]) == {
+        "processed/machine-1-1_train.pkl",
+        "processed/machine-1-1_test.pkl",
+        "test_label/machine-1-1.txt",
+        "interpretation_label/machine-1-1.txt",
+    }
+    assert all(len(v) == 64 for v in e.meta["sources"].values())
+    # 1-based channels 1 and 3, rows [10, 15): what root-cause metrics will read
+    assert e.channel_labels is not None and e.channel_labels.sum() == 10
+    assert e.channel_labels[10:15, [0, 2]].all()
+    [kept] = load_dataset("smd", tmp_path, channels=[2]).entities
+    assert kept.channel_labels.shape == (50, 1) and kept.channel_labels.sum() == 5

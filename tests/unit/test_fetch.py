@@ -206,3 +206,26 @@ def test_data_download_splits_the_telemanom_archive_by_spacecraft(http, tmp_path
         app, ["data", "download", "msl", "--data-root", str(tmp_path / "x"), "--base-url", url]
     )
     assert bad.exit_code == 1 and "checksum" in bad.stderr
+
+
+def test_data_download_of_an_archive_keeps_its_files_and_records_hashes(http, tmp_path):
+    from tsadbench.cli import app
+    from tsadbench.data import load_dataset, sources
+
+    files, url, _ = http
+    body = b"".join(f"{i}\n".encode() for i in range(12))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("A/B/UCR_Anomaly_FullData/001_UCR_Anomaly_toy_5_8_9.txt", body)
+        zf.writestr("A/B/readme.txt", b"not kept")
+    files["ucr.zip"] = archive.getvalue()
+    result = CliRunner().invoke(
+        app,
+        ["data", "download", "ucr", "--data-root", str(tmp_path), "--base-url", url + "ucr.zip"],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "UCR").glob("*.txt")] == ["001_UCR_Anomaly_toy_5_8_9.txt"]
+    assert sources.recorded(tmp_path / "UCR") == {"001_UCR_Anomaly_toy_5_8_9.txt": sha(body)}
+    assert len(load_dataset("ucr", tmp_path).entities[0].test) == 7
+    verify = CliRunner().invoke(app, ["data", "verify", "ucr", "--data-root", str(tmp_path)])
+    assert verify.exit_code == 0 and "1 unverified" in verify.stdout

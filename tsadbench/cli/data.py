@@ -139,7 +139,11 @@ def info(
 @app.command("download")
 def download(
     name: Annotated[
-        str, typer.Argument(help="A downloadable dataset: nab, psm, smd, msl or smap (both).")
+        str,
+        typer.Argument(
+            help="A downloadable dataset: nab, psm, smd, msl or smap (both), ucr, tsbad_u, "
+            "tsbad_m. --base-url for an archive is the archive's own URL."
+        ),
     ],
     data_root: Annotated[Path | None, _ROOT] = None,
     base_url: Annotated[
@@ -171,6 +175,19 @@ def download(
             err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
         err.print(f"{len(written)} files of MSL and SMAP in {_root(data_root)}", highlight=False)
+        return
+    archive_name = {"tsbad": "tsbad_u"}.get(name, name)
+    if archive_name in sources.ARCHIVES:
+        try:
+            written = sources.download_archive(_root(data_root), archive_name, base_url)
+        except (OSError, ValueError) as exc:
+            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+        err.print(
+            f"{len(written)} files of {name} in {written[0].parent} (checksums recorded, "
+            f"unverified)",
+            highlight=False,
+        )
         return
     try:
         wanted = sources.files_of(name)
@@ -207,7 +224,16 @@ def verify(
     from tsadbench.fetch import sha256_of
     from tsadbench.report import console
 
-    folders = {"msl": "MSL", "smap": "SMAP", "psm": "PSM", "nab": "NAB", "smd": "SMD"}
+    folders = {
+        "msl": "MSL",
+        "smap": "SMAP",
+        "psm": "PSM",
+        "nab": "NAB",
+        "smd": "SMD",
+        "ucr": "UCR",
+        "tsbad_u": "TSB-AD-U",
+        "tsbad_m": "TSB-AD-M",
+    }
     folder_name = folders.get(name.removesuffix("_concat"))
     if folder_name is None:
         console(stderr=True).print(

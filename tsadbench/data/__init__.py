@@ -22,13 +22,19 @@ __all__ = ["Dataset", "Entity", "list_datasets", "load_dataset", "register_datas
 
 @dataclass(frozen=True)
 class Entity:
-    """One series: ``train`` and ``test`` of shape (n, n_channels) float32, ``labels`` (n_test,)."""
+    """One series: ``train`` and ``test`` of shape (n, n_channels) float32, ``labels`` (n_test,).
+
+    ``channel_labels`` (n_test, n_channels), optional: which channels each anomaly touches (SMD's
+    interpretation labels), for root-cause metrics. ``meta["sources"]`` maps each file read to
+    its sha256.
+    """
 
     name: str
     train: NDArray[np.float32]
     test: NDArray[np.float32]
     labels: NDArray[np.int8]
     meta: dict[str, Any] = field(default_factory=dict)
+    channel_labels: NDArray[np.int8] | None = None
 
     def __post_init__(self) -> None:
         for split in ("train", "test"):
@@ -50,6 +56,11 @@ class Entity:
             )
         if not np.isin(self.labels, (0, 1)).all():
             raise ValueError(f"Entity {self.name!r}: labels must be 0 or 1.")
+        if self.channel_labels is not None and self.channel_labels.shape != self.test.shape:
+            raise ValueError(
+                f"Entity {self.name!r}: channel labels must have the test shape {self.test.shape}; "
+                f"got {self.channel_labels.shape}."
+            )
 
     @property
     def checksum(self) -> str:

@@ -12,6 +12,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 
+def sources(*paths: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the files an entity was read from (its ``meta["sources"]``)."""
+    from tsadbench.fetch import sha256_of
+
+    return {f"{p.parent.name}/{p.name}": sha256_of(p) for p in paths if p.exists()}
+
+
 def require(path: Path, dataset: str) -> Path:
     """``path`` if it exists, else a ``FileNotFoundError`` naming it and how to fetch it."""
     if not path.exists():

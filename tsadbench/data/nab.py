@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
-from tsadbench.data.files import dataset_root, require, select
+from tsadbench.data.files import dataset_root, require, select, sources
 from tsadbench.registry import register_dataset
 
 SPLITS = ("probationary", "none")
@@ -91,6 +91,7 @@ def load_nab(
                     "anomalies_in_train": int(labels[:cut].sum()),
                     "anomalies_whole_series": int(labels.sum()),
                     "n_windows": len(windows[f"{name}.csv"]),
+                    "sources": sources(root / "data" / f"{name}.csv"),
                 },
             )
         )

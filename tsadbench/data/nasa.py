@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
-from tsadbench.data.files import dataset_root, require, select, select_channels
+from tsadbench.data.files import dataset_root, require, select, select_channels, sources
 from tsadbench.registry import register_dataset
 
 
@@ -62,6 +62,14 @@ def _labels(n: int, sequences: Sequence[Sequence[int]], where: str) -> np.ndarra
     return y
 
 
+def _files(root: Path, chan: str) -> list[Path]:
+    return [
+        root / "train" / f"{chan}.npy",
+        root / "test" / f"{chan}.npy",
+        root / "labeled_anomalies.csv",
+    ]
+
+
 def _load(root: Path, chan: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     train = np.load(require(root / "train" / f"{chan}.npy", dataset), allow_pickle=False)
     test = np.load(require(root / "test" / f"{chan}.npy", dataset), allow_pickle=False)
@@ -92,7 +100,11 @@ def _per_channel(
                 train=train,
                 test=test,
                 labels=_labels(len(test), merged[chan], f"{dataset} {chan}"),
-                meta={"channels": names, "sequences": merged[chan]},
+                meta={
+                    "channels": names,
+                    "sequences": merged[chan],
+                    "sources": sources(*_files(root, chan)),
+                },
             )
         )
     return Dataset(name=dataset, entities=out)
@@ -126,7 +138,11 @@ def _concat(
         train=train,
         test=test,
         labels=np.concatenate(labels),
-        meta={"channels": names, "source_channels": [r[0] for r in rows]},
+        meta={
+            "channels": names,
+            "source_channels": [r[0] for r in rows],
+            "sources": sources(*(f for r in rows for f in _files(root, r[0]))),
+        },
     )
     return Dataset(name=dataset, entities=[entity])
 

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
-from tsadbench.data.files import dataset_root, load_array_pickle, require, select, select_channels
+from tsadbench.data.files import (
+    dataset_root,
+    load_array_pickle,
+    require,
+    select,
+    select_channels,
+    sources,
+)
 from tsadbench.registry import register_dataset
 
 N_MACHINES = 28
@@ -93,15 +100,24 @@ def _entity(root: Path, machine: str, channels: Sequence[int | str] | None) -> E
             f"The SMD labels {label_path} have {len(labels)} lines but the test "
             f"values of {machine} have {len(test)} rows."
         )
-    (train, test), names = select_channels(
-        [train, test], channels, CHANNELS[: train.shape[1]], "smd"
+    interpretation = _interpretation(root, machine)
+    # interpretation ranges are 0-based, half-open [a, b) slices of test_label (data README)
+    per_channel = np.zeros(test.shape, dtype=np.int8)
+    for start, end, dims in interpretation:
+        per_channel[start:end, [d for d in dims if d < test.shape[1]]] = 1
+    (train, test, per_channel), names = select_channels(
+        [train, test, per_channel], channels, CHANNELS[: train.shape[1]], "smd"
     )
+    files = [root / "processed" / f"{machine}_{split}.pkl" for split in ("train", "test")]
+    files += [root / split / f"{machine}.txt" for split in ("train", "test")]
+    files += [label_path, root / "interpretation_label" / f"{machine}.txt"]
     return Entity(
         name=machine,
         train=train,
         test=test,
         labels=labels,
-        meta={"channels": names, "interpretation": _interpretation(root, machine)},
+        channel_labels=per_channel,
+        meta={"channels": names, "interpretation": interpretation, "sources": sources(*files)},
     )
 
 
@@ -141,10 +157,12 @@ def load_smd_concat(
         train=np.concatenate([e.train for e in parts]),
         test=np.concatenate([e.test for e in parts]),
         labels=np.concatenate([e.labels for e in parts]),
+        channel_labels=np.concatenate([e.channel_labels for e in parts]),
         meta={
             "machines": [e.name for e in parts],
             "channels": parts[0].meta["channels"],
             "partial": len(parts) < N_MACHINES,
+            "sources": {k: v for e in parts for k, v in e.meta["sources"].items()},
         },
     )
     return Dataset(name="smd_concat", entities=[entity], meta=ds.meta)

@@ -143,3 +143,44 @@ def download_nasa(
         shutil.copyfile(labels, dest)
         written.append(dest)
     return written
+
+
+# datasets published as one archive of files ----------------------------------------------------
+ARCHIVES: dict[str, tuple[str, str, str]] = {
+    # name: (archive URL, folder under the data root, glob of the files kept)
+    "ucr": (
+        "https://www.cs.ucr.edu/~eamonn/time_series_data_2018/"
+        "UCR_TimeSeriesAnomalyDatasets2021.zip",
+        "UCR",
+        "*_UCR_Anomaly_*.txt",
+    ),
+    "tsbad_u": ("https://www.thedatum.org/datasets/TSB-AD-U.zip", "TSB-AD-U", "*.csv"),
+    "tsbad_m": ("https://www.thedatum.org/datasets/TSB-AD-M.zip", "TSB-AD-M", "*.csv"),
+}
+
+
+def download_archive(root: Path, name: str, url: str | None = None) -> list[Path]:
+    """Fetch the archive of ``name``, safely extract it, keep the files matching its glob in its
+    folder (flattened), and record their sha256 (``unverified``: nobody here holds them)."""
+    import shutil
+    import tempfile
+
+    from tsadbench.fetch import download, extract, sha256_of
+
+    default_url, folder_name, pattern = ARCHIVES[name]
+    archive = download(url or default_url, root / ".downloads" / Path(default_url).name)
+    folder = root / folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        extract(archive, Path(tmp))
+        for path in sorted(Path(tmp).rglob(pattern)):
+            if path.name.startswith("._") or "__MACOSX" in path.parts:
+                continue  # macOS archive clutter
+            dest = folder / path.name
+            shutil.move(str(path), dest)
+            record(folder, path.name, sha256_of(dest))
+            written.append(dest)
+    if not written:
+        raise ValueError(f"The archive {archive} holds no file matching {pattern!r}.")
+    return written

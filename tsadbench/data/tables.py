@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
-from tsadbench.data.files import dataset_root, require, select, select_channels
+from tsadbench.data.files import dataset_root, require, select, select_channels, sources
 from tsadbench.registry import register_dataset
 
 NAN_POLICIES = ("ffill", "zero", "error")
@@ -115,7 +115,17 @@ def load_psm(
             f"{root / 'test_label.csv'} has {len(labels)} labels but "
             f"{root / 'test.csv'} has {len(test)} rows."
         )
-    entity = _entity("psm", train, test, labels, features, channels, "psm", nan)
+    entity = _entity(
+        "psm",
+        train,
+        test,
+        labels,
+        features,
+        channels,
+        "psm",
+        nan,
+        sources=sources(*(root / f"{s}.csv" for s in frames)),
+    )
     return Dataset(name="psm", entities=[entity])
 
 
@@ -165,6 +175,7 @@ def load_tsbad(
                 "tsbad",
                 nan,
                 train_rows=n_train,
+                sources=sources(path),
             )
         )
     return Dataset(name="tsbad", entities=out)
@@ -206,7 +217,11 @@ def load_ucr(data_root: Path | None = None, *, entities: Sequence[str] | None = 
                 train=x[:train_end, None].astype(np.float32),
                 test=x[train_end:, None].astype(np.float32),
                 labels=labels,
-                meta={"channels": ["value"], "anomaly": [begin, end]},
+                meta={
+                    "channels": ["value"],
+                    "anomaly": [begin, end],
+                    "sources": sources(files[stem]),
+                },
             )
         )
     return Dataset(name="ucr", entities=out)
@@ -258,6 +273,14 @@ def load_csv(
             )
         x_train, x_test, y_test = x[:n], x[n:], labels[n:]
     entity = _entity(
-        file.stem, x_train, x_test, y_test, features, channels, "csv", nan, source=str(file)
+        file.stem,
+        x_train,
+        x_test,
+        y_test,
+        features,
+        channels,
+        "csv",
+        nan,
+        sources=sources(file, *([Path(train_path)] if train_path else [])),
     )
     return Dataset(name="csv", entities=[entity])
