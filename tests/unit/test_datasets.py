@@ -309,3 +309,21 @@ def test_entities_carry_their_sources_and_channel_labels(tmp_path):
     assert e.channel_labels[10:15, [0, 2]].all()
     [kept] = load_dataset("smd", tmp_path, channels=[2]).entities
     assert kept.channel_labels.shape == (50, 1) and kept.channel_labels.sum() == 5
+
+
+def test_data_info_reports_filled_nans(tmp_path):
+    from typer.testing import CliRunner
+
+    from tsadbench.cli import app
+
+    root = tmp_path / "PSM"
+    root.mkdir()
+    header = "timestamp_(min),feature_0,feature_1"
+    (root / "train.csv").write_text(f"{header}\n0.0,1,\n1.0,2,3\n")
+    (root / "test.csv").write_text(f"{header}\n2.0,1,2\n")
+    (root / "test_label.csv").write_text("timestamp_(min),label\n2.0,1\n")
+    result = CliRunner().invoke(
+        app, ["data", "info", "psm", "--json", "--data-root", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["entities"][0]["nans_filled"] == 1

@@ -48,6 +48,8 @@ def describe(dataset: Any) -> list[dict[str, Any]]:
                 "nans": int(np.isnan(e.train).sum() + np.isnan(e.test).sum()),
             }
         )
+        if "nans_filled" in e.meta:  # NaNs a loader's policy filled (PSM)
+            rows[-1]["nans_filled"] = int(e.meta["nans_filled"])
         if "anomalies_in_train" in e.meta:  # labelled points a split put into train (NAB)
             rows[-1]["anomalies_in_train"] = int(e.meta["anomalies_in_train"])
             whole = len(e.train) + len(e.test)
