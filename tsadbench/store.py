@@ -161,4 +161,5 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in (record.get(group) or {}).items():
             row[f"{prefix}/{name}"] = math.nan if value is None else value
     row["n_parameters"] = record.get("n_parameters")
+    row["error"] = record.get("error")  # why a run did not finish (status error / skipped)
     return row

@@ -192,7 +192,10 @@ def test_report_prints_and_writes(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "iforest" in result.stdout and "random" in result.stdout
     md = (out / "leaderboard.md").read_text()
-    assert "| detector | config | dataset | runs | ok | errors |" in md and "pa_f1@oracle" in md
+    assert "| detector | config | dataset | seeds | ok / runs |" in md
+    assert "| pa_f1@oracle | pa_f1@oracle (random) |" in md  # noise's value beside each F1
+    lines = [line for line in md.splitlines() if line.startswith("| iforest")]
+    assert len(lines) == 1 and "**" in lines[0]  # iforest beats random: best in bold
     csv = (out / "results.csv").read_text().splitlines()
     assert len(csv) == 1 + 4  # header + 2 detectors x 2 entities
 
@@ -299,3 +302,28 @@ def test_evaluate_your_own_scores(tmp_path):
     )
     assert "same length" in bad.stderr
     assert json.loads(bad.stdout) == {"auc_pr": None}  # undefined: null in JSON, never 0
+
+
+def test_leaderboard_shows_seed_spread_and_lists_failed_runs(tmp_path):
+    base = [
+        "dataset.length=400",
+        "dataset.n_anomalies=4",
+        f"results_dir={tmp_path}",
+        "metrics.names=[auc_pr,f1@oracle]",
+    ]
+    for seed in ("seed=0", "seed=1"):
+        assert (
+            invoke("run", "detector=iforest", "detector.n_estimators=10", seed, *base).exit_code
+            == 0
+        )
+    assert invoke("run", "detector=knn", "detector.n_neighbors=5000", *base).exit_code == 0
+    result = invoke("report", str(tmp_path), "-m", "auc_pr", "-m", "f1@oracle")
+    assert result.exit_code == 0, result.stderr
+    md = (tmp_path / "leaderboard.md").read_text()
+    [iforest] = [line for line in md.splitlines() if line.startswith("| iforest")]
+    assert "| 2 | 2 / 2 |" in iforest and " ± " in iforest  # two seeds: mean ± std
+    assert "| f1@oracle (random) |" in md and "| – |" in iforest  # no random run here
+    assert "## Runs that did not finish (not averaged)" in md
+    assert "| knn | synthetic | series_0 | 0 | error | ValueError: WindowKNN needs" in md
+    [knn] = [line for line in md.splitlines() if line.startswith("| knn") and "/" in line]
+    assert "| 0 / 1 |" in knn and "NaN" in knn  # listed, never averaged as 0

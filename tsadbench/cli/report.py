@@ -34,10 +34,11 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """Summarise stored runs: mean metrics per detector and dataset.
+    """Summarise stored runs: a leaderboard per detector configuration and dataset.
 
-    Averages each metric over entities and seeds (runs with status ok), prints the table and
-    writes leaderboard.md (the summary) and results.csv (one row per run).
+    Each metric is averaged over entities within a seed, then mean ± std over seeds (runs with
+    status ok; the others are listed). Ranked by the first metric (default vus_pr). Writes
+    leaderboard.md and results.csv (one row per run), prints the table.
     """
     from tsadbench.report import build, console, summary_table
 
@@ -46,7 +47,7 @@ def report(
         err.print(f"[bold red]Error:[/] the results directory {results_dir} does not exist.")
         raise typer.Exit(code=1)
     try:
-        result = build(results_dir, out or results_dir)
+        result = build(results_dir, out or results_dir, metric)
         table = summary_table(result.summary, metric)
     except ValueError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -60,12 +60,64 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    cols = list(table.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """The leaderboard: per detector configuration × dataset, each metric averaged over entities
+    within a seed, then mean ± std over seeds; the best mean per dataset in bold; beside every
+    threshold-dependent column the ``random`` detector's value on the same dataset (how much the
+    protocol flatters noise); failed runs listed, never averaged."""
+    import numpy as np
+
+    ok = runs[runs["status"] == "ok"]
+    cols = [f"metric/{m}" for m in metrics if f"metric/{m}" in runs.columns]
+    per_seed = ok.groupby([*KEYS, "seed"])[cols].mean()
+    stats = per_seed.groupby(level=KEYS).agg(["mean", "std", "count"])
+    counts = runs.groupby(KEYS)["status"].agg(total="size", ok=lambda x: int((x == "ok").sum()))
+    random_means = (
+        per_seed.reset_index().query("detector == 'random'").groupby("dataset")[cols].mean()
+    )
+    best = stats.xs("mean", axis=1, level=1).groupby(level="dataset").max() if len(stats) else None
+    header = ["detector", "config", "dataset", "seeds", "ok / runs"]
+    for c in cols:
+        name = c.removeprefix("metric/")
+        header += [name, f"{name} (random)"] if "@" in name else [name]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def rank(key: Any) -> tuple[str, float]:  # by dataset, then the first metric, best first
+        first = stats.loc[key, (cols[0], "mean")] if cols and key in stats.index else np.nan
+        return (str(key[2]), -first if not np.isnan(first) else np.inf)
+
+    for key in sorted(counts.index, key=rank):
+        in_stats = key in stats.index
+        seeds = int(stats.loc[key, (cols[0], "count")]) if cols and in_stats else 0
+        row = [*map(str, key), str(seeds), f"{counts.loc[key, 'ok']} / {counts.loc[key, 'total']}"]
+        for c in cols:
+            mean = stats.loc[key, (c, "mean")] if in_stats else np.nan
+            if np.isnan(mean):
+                text = "NaN"
+            else:
+                std = stats.loc[key, (c, "std")]
+                text = f"{mean:.4f}" + ("" if np.isnan(std) else f" ± {std:.4f}")
+                if best is not None and mean == best.loc[key[2], c]:
+                    text = f"**{text}**"
+            row.append(text)
+            if "@" in c:
+                rnd = random_means[c].get(key[2], np.nan) if len(random_means) else np.nan
+                row.append("–" if np.isnan(rnd) else f"{rnd:.4f}")
+        lines.append("| " + " | ".join(row) + " |")
+    out = "\n".join(lines) + "\n"
+    failed = runs[runs["status"] != "ok"]
+    if len(failed):
+        out += "\n## Runs that did not finish (not averaged)\n\n"
+        out += (
+            "| detector | dataset | entity | seed | status | reason |\n|---|---|---|---|---|---|\n"
+        )
+        for r in failed.to_dict("records"):
+            reason = str(r.get("error") or "").replace("|", "/").splitlines()
+            out += (
+                f"| {r['detector']} | {r['dataset']} | {r['entity']} | {r['seed']} | "
+                f"{r['status']} | {reason[0] if reason else ''} |\n"
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -75,21 +127,27 @@ class Report:
     csv: Path
 
 
-def build(results_dir: str | Path, out: str | Path) -> Report:
-    """Load the records, write ``leaderboard.md`` (the summary) and ``results.csv`` (one row
-    per run) into ``out``."""
+def build(results_dir: str | Path, out: str | Path, metrics: Sequence[str] | None = None) -> Report:
+    """Load the records, write ``leaderboard.md`` and ``results.csv`` (one row per run) into
+    ``out``. ``metrics``: the leaderboard's columns (default: the headline ones present)."""
     runs = load(results_dir)
     summary = summarise(runs)
+    present = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
+    chosen = list(metrics) if metrics else ([m for m in HEADLINE if m in present] or present)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "leaderboard.md"
     note = (
-        "Mean over entities and seeds of the runs with status ok. `config` identifies the "
-        "detector's hyper-parameters: runs with different ones are never averaged together. "
-        "`@oracle`: threshold chosen on the test labels (an upper bound, not a deployable "
-        "score).\n\n"
+        "Each metric is averaged over the entities of a dataset within a seed, then shown as "
+        "mean ± std over seeds (runs with status ok only; the others are listed below the "
+        "table). Best mean per dataset in bold. `config` identifies the detector's "
+        "hyper-parameters: runs with different ones are never averaged together. `@oracle`: "
+        "threshold chosen on the test labels (an upper bound, not a deployable score); the "
+        "`(random)` column beside each threshold-dependent metric is the `random` detector on "
+        "the same data and protocol (– when no random run exists: "
+        "`tsadbench run detector=random ...`).\n\n"
     )
-    md.write_text("# tsadbench leaderboard\n\n" + note + to_markdown(summary))
+    md.write_text("# tsadbench leaderboard\n\n" + note + leaderboard_markdown(runs, chosen))
     csv = out / "results.csv"
     runs.to_csv(csv, index=False)
     return Report(summary=summary, markdown=md, csv=csv)
