@@ -51,6 +51,8 @@ class RunSettings:
     data_root: Path
     scaler: str = "auto"
     force: bool = False
+    isolate: bool = True
+    timeout_s: float | None = None
 
 
 def default_data_root() -> Path:
@@ -91,7 +93,20 @@ def settings_from_config(cfg: Any) -> RunSettings:
         data_root=Path(c["data_root"]) if c.get("data_root") else default_data_root(),
         scaler=str(c.get("scaler", "auto")),
         force=bool(c.get("force", False)),
+        isolate=bool(c.get("isolate", True)),
+        timeout_s=_timeout(c.get("timeout_s")),
     )
+
+
+def _timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(
+            f"The 'timeout_s' setting must be a number of seconds > 0 or null. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
 
 
 # measurement -------------------------------------------------------------------------------
@@ -316,28 +331,111 @@ def _run_entity(
             return record
         transform = fit_scaler(scaler, entity.train)
         train, test = transform(entity.train), transform(entity.test)
-        with peak_rss() as mem:
-            t0 = time.perf_counter()
-            det.fit(train)
-            t1 = time.perf_counter()
-            test_scores = det.score(test)
-            t2 = time.perf_counter()
-            train_scores = det.score(train)  # for the label-free threshold protocols
-            t3 = time.perf_counter()
-        record["time"] = {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2}
-        record["memory"] = mem
-        record["n_parameters"] = det.n_parameters()
+        params = spec["detector"]["params"]
+        if s.isolate:
+            out = _isolated(s.detector, params, train, test, s.timeout_s)
+        else:
+            out = fit_score(s.detector, params, train, test)
+        test_scores, train_scores = out.pop("test"), out.pop("train")
+        record.update(out)
         arrays = {"test": test_scores, "train": train_scores, "labels": entity.labels}
         _evaluate(specs, arrays, record)
         record["status"] = "ok"
+    except RunTimeout as exc:
+        record.update(status="timeout", error=str(exc))
+        log(f"timeout in {s.detector} on {entity.name}: {exc}")
     except Exception as exc:  # the one broad catch: record the failure, go on
-        record.update(
-            status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
-        )
-        log(f"error in {s.detector} on {entity.name}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, ChildError):  # already "<Type>: <message>" from the child
+            message, tb = str(exc), exc.child_traceback
+        else:
+            message, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        record.update(status="error", error=message, traceback=tb)
+        log(f"error in {s.detector} on {entity.name}: {message}")
     record["time"]["total_s"] = time.perf_counter() - t_start
     store.write(s.results_dir, record, arrays)
     return record
+
+
+# isolation: each run's fit and score in a child process -----------------------------------
+class RunTimeout(RuntimeError):
+    """A run went past its ``timeout_s`` and was stopped."""
+
+
+class ChildError(RuntimeError):
+    """The run raised in its child process; the child's traceback travels with it."""
+
+    def __init__(self, message: str, child_traceback: str) -> None:
+        super().__init__(message)
+        self.child_traceback = child_traceback
+
+
+def fit_score(
+    name: str, params: dict[str, Any], train: np.ndarray, test: np.ndarray
+) -> dict[str, Any]:
+    """Create, fit and score one detector; returns scores, timings, peak memory, size."""
+    det = DETECTORS.create(name, **params)
+    with peak_rss() as mem:
+        t0 = time.perf_counter()
+        det.fit(train)
+        t1 = time.perf_counter()
+        test_scores = det.score(test)
+        t2 = time.perf_counter()
+        train_scores = det.score(train)  # for the label-free threshold protocols
+        t3 = time.perf_counter()
+    return {
+        "test": test_scores,
+        "train": train_scores,
+        "time": {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
+        "memory": mem,
+        "n_parameters": det.n_parameters(),
+    }
+
+
+def _child(conn: Any, *args: Any) -> None:
+    try:
+        conn.send(("ok", fit_score(*args)))
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _isolated(
+    name: str,
+    params: dict[str, Any],
+    train: np.ndarray,
+    test: np.ndarray,
+    timeout_s: float | None,
+) -> dict[str, Any]:
+    """``fit_score`` in a fresh child process: its peak memory is its own, and a run past
+    ``timeout_s`` is stopped. Isolation, not scheduling: launchers decide what runs where."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(sender, name, params, train, test), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            raise RunTimeout(f"the run took longer than timeout_s={timeout_s} s and was stopped")
+        try:
+            status, *payload = receiver.recv()
+        except EOFError:
+            proc.join(5)
+            raise RuntimeError(
+                f"the run's process died without a result (exit code {proc.exitcode}); "
+                f"out of memory?"
+            ) from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        receiver.close()
+    if status == "error":
+        raise ChildError(payload[0], payload[1])
+    result: dict[str, Any] = payload[0]
+    return result
 
 
 def evaluate_stored(

@@ -67,3 +67,46 @@ def test_an_unavailable_detector_fails_before_loading_data(tmp_path, monkeypatch
     with pytest.raises(ConfigError, match="cannot run here: its pretrained weights"):
         auc_pr(tmp_path, "iforest")
     assert loaded == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_past_its_timeout_is_stopped_and_recorded(tmp_path):
+    settings = RunSettings(
+        detector="ae",
+        detector_params={"n_epochs": 100_000, "device": "cpu", "random_state": 0},
+        dataset="synthetic",
+        dataset_params={"length": 400, "n_anomalies": 4},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        timeout_s=3.0,
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "timeout" and "timeout_s=3.0" in record["error"]
+    assert record["metrics"]["auc_pr"] != record["metrics"]["auc_pr"]  # NaN
+    assert record["time"]["total_s"] < 60
+
+
+def test_isolated_and_in_process_runs_give_the_same_scores(tmp_path):
+    from tsadbench import store
+
+    records = []
+    for isolate in (True, False):
+        settings = RunSettings(
+            detector="iforest",
+            detector_params={"n_estimators": 10, "random_state": 0},
+            dataset="synthetic",
+            dataset_params={"length": 400, "n_anomalies": 4},
+            metrics=["auc_pr"],
+            seed=0,
+            results_dir=tmp_path / str(isolate),
+            data_root=tmp_path,
+            isolate=isolate,
+        )
+        [record] = run(settings, log=lambda _: None)
+        records.append(record)
+    a, b = (
+        store.read_scores(tmp_path / str(i), r["key"])
+        for i, r in zip((True, False), records, strict=True)
+    )
+    assert (a["test"] == b["test"]).all() and records[0]["memory"]["peak_rss_mb"] > 0
