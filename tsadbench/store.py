@@ -152,6 +152,9 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         "detector": record.get("detector", {}).get("name"),
         "config": config_id(record.get("detector", {}).get("params", {})),
         "dataset": record.get("dataset", {}).get("name"),
+        # the dataset's settings (length, entities, channels, split ...): different data is
+        # never averaged together either
+        "data": config_id(record.get("dataset", {}).get("params", {})),
         "entity": record.get("dataset", {}).get("entity"),
         "seed": record.get("seed"),
         "faithful": record.get("detector", {}).get("faithful"),

@@ -192,7 +192,7 @@ def test_report_prints_and_writes(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "iforest" in result.stdout and "random" in result.stdout
     md = (out / "leaderboard.md").read_text()
-    assert "| detector | config | dataset | seeds | ok / runs |" in md
+    assert "| detector | config | dataset | data | seeds | ok / runs |" in md
     assert "| pa_f1@oracle | pa_f1@oracle (random) |" in md  # noise's value beside each F1
     lines = [line for line in md.splitlines() if line.startswith("| iforest")]
     assert len(lines) == 1 and "**" in lines[0]  # iforest beats random: best in bold
@@ -219,7 +219,7 @@ def test_report_never_averages_different_hyper_parameters(tmp_path):
     summary = (tmp_path / "leaderboard.md").read_text().splitlines()
     rows = [line for line in summary if line.startswith("| iforest |")]
     # two configurations: window 32 (two seeds averaged) and window 8 (one seed)
-    assert sorted(row.split(" | ")[3] for row in rows) == ["1", "2"]
+    assert sorted(row.split(" | ")[4] for row in rows) == ["1", "2"]
 
 
 def test_evaluate_recomputes_stored_runs_without_retraining(tmp_path):

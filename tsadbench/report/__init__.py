@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-KEYS = ["detector", "config", "dataset"]
+KEYS = ["detector", "config", "dataset", "data"]
 
 
 def load(results_dir: str | Path) -> pd.DataFrame:
@@ -73,10 +73,14 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
     stats = per_seed.groupby(level=KEYS).agg(["mean", "std", "count"])
     counts = runs.groupby(KEYS)["status"].agg(total="size", ok=lambda x: int((x == "ok").sum()))
     random_means = (
-        per_seed.reset_index().query("detector == 'random'").groupby("dataset")[cols].mean()
+        per_seed.reset_index()
+        .query("detector == 'random'")
+        .groupby(["dataset", "data"])[cols]
+        .mean()
     )
-    best = stats.xs("mean", axis=1, level=1).groupby(level="dataset").max() if len(stats) else None
-    header = ["detector", "config", "dataset", "seeds", "ok / runs"]
+    means = stats.xs("mean", axis=1, level=1)
+    best = means.groupby(level=["dataset", "data"]).max() if len(stats) else None
+    header = ["detector", "config", "dataset", "data", "seeds", "ok / runs"]
     for c in cols:
         name = c.removeprefix("metric/")
         header += [name, f"{name} (random)"] if "@" in name else [name]
@@ -84,7 +88,7 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
 
     def rank(key: Any) -> tuple[str, float]:  # by dataset, then the first metric, best first
         first = stats.loc[key, (cols[0], "mean")] if cols and key in stats.index else np.nan
-        return (str(key[2]), -first if not np.isnan(first) else np.inf)
+        return (f"{key[2]} {key[3]}", -first if not np.isnan(first) else np.inf)
 
     for key in sorted(counts.index, key=rank):
         in_stats = key in stats.index
@@ -97,11 +101,11 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
             else:
                 std = stats.loc[key, (c, "std")]
                 text = f"{mean:.4f}" + ("" if np.isnan(std) else f" ± {std:.4f}")
-                if best is not None and mean == best.loc[key[2], c]:
+                if best is not None and mean == best.loc[key[2:], c]:
                     text = f"**{text}**"
             row.append(text)
             if "@" in c:
-                rnd = random_means[c].get(key[2], np.nan) if len(random_means) else np.nan
+                rnd = random_means[c].get(key[2:], np.nan) if len(random_means) else np.nan
                 row.append("–" if np.isnan(rnd) else f"{rnd:.4f}")
         lines.append("| " + " | ".join(row) + " |")
     out = "\n".join(lines) + "\n"
@@ -141,7 +145,8 @@ def build(results_dir: str | Path, out: str | Path, metrics: Sequence[str] | Non
         "Each metric is averaged over the entities of a dataset within a seed, then shown as "
         "mean ± std over seeds (runs with status ok only; the others are listed below the "
         "table). Best mean per dataset in bold. `config` identifies the detector's "
-        "hyper-parameters: runs with different ones are never averaged together. `@oracle`: "
+        "hyper-parameters and `data` the dataset's settings: runs that differ in either are "
+        "never averaged together. `@oracle`: "
         "threshold chosen on the test labels (an upper bound, not a deployable score); the "
         "`(random)` column beside each threshold-dependent metric is the `random` detector on "
         "the same data and protocol (– when no random run exists: "
