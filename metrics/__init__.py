@@ -174,10 +174,6 @@ def parse_metric(full_name: str) -> MetricSpec:
     )
 
 
-def needs_train_scores(specs: Iterable[MetricSpec]) -> bool:
-    return any(s.protocol and PROTOCOLS[s.protocol].uses_train_scores for s in specs)
-
-
 def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None) -> float:
     """The value of one resolved metric on one series."""
     entry = METRICS.entry(spec.metric)

@@ -9,6 +9,7 @@ traceback and NaN metrics, and the loop goes on with the next entity.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -145,6 +146,7 @@ def peak_rss(interval: float = 0.02) -> Iterator[dict[str, float]]:
         out["peak_rss_mb"] = round(max(out["peak_rss_mb"], _rss_bytes() / 2**20), 1)
 
 
+@functools.cache  # one `git` call per process, not one per run
 def _git_commit() -> str | None:
     try:
         res = subprocess.run(

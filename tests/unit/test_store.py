@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -20,6 +21,9 @@ def test_npz_bytes_are_deterministic_and_load_back():
     arrays = {"test": np.linspace(0, 1, 50), "labels": np.arange(50, dtype=np.int8) % 2}
     a, b = store.npz_bytes(arrays), store.npz_bytes(dict(reversed(list(arrays.items()))))
     assert a == b
+    with np.load(io.BytesIO(a), allow_pickle=False) as back:
+        np.testing.assert_array_equal(back["test"], arrays["test"])
+        assert back["labels"].dtype == np.int8
 
 
 def test_write_read_roundtrip_keeps_nan_and_leaves_no_temp(tmp_path):
