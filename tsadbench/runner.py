@@ -54,6 +54,8 @@ class RunSettings:
     force: bool = False
     isolate: bool = True
     timeout_s: float | None = None
+    threads: int | None = None  # torch threads of each run's fit and score (None: torch's own)
+    config: dict[str, Any] | None = None  # the full resolved config, kept in every record
 
 
 def default_data_root() -> Path:
@@ -96,7 +98,24 @@ def settings_from_config(cfg: Any) -> RunSettings:
         force=bool(c.get("force", False)),
         isolate=bool(c.get("isolate", True)),
         timeout_s=_timeout(c.get("timeout_s")),
+        threads=_threads(c.get("threads", "auto"), c.get("n_jobs", 1)),
+        config={str(k): v for k, v in c.items() if k != "hydra"},
     )
+
+
+def _threads(threads: Any, n_jobs: Any) -> int | None:
+    """Torch threads per run: ``auto`` shares the cores among the ``n_jobs`` jobs of a sweep, so
+    that parallel jobs do not oversubscribe the CPU (and time each other's contention)."""
+    if threads == "auto":
+        cores = os.cpu_count() or 1
+        if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and n_jobs != 0:
+            return 1 if n_jobs < 0 else max(1, cores // n_jobs)
+        raise ConfigError(f"The 'n_jobs' setting must be an int (-1: all cores). Got {n_jobs!r}.")
+    if threads is None or (
+        isinstance(threads, int) and not isinstance(threads, bool) and threads > 0
+    ):
+        return threads
+    raise ConfigError(f"The 'threads' setting must be 'auto', null or an int > 0. Got {threads!r}.")
 
 
 def _timeout(value: Any) -> float | None:
@@ -162,6 +181,18 @@ def _git_commit() -> str | None:
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
+@functools.cache
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, Any]:
     versions = {
         "tsadbench": __version__,
@@ -176,6 +207,8 @@ def environment() -> dict[str, Any]:
         "git_commit": _git_commit(),
         "host": platform.node(),
         "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
     }
 
 
@@ -233,8 +266,11 @@ def prepare(s: RunSettings) -> tuple[dict[str, Any], str, list[MetricSpec]]:
     return dict(entry.meta), scaler, specs
 
 
-def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found)."""
+def run(
+    s: RunSettings, log: Callable[[str], None] = print, found: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found).
+    The keys of the records found on disk (not re-run) are appended to ``found``."""
     meta, scaler, specs = prepare(s)
     try:
         dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
@@ -257,13 +293,15 @@ def run(s: RunSettings, log: Callable[[str], None] = print) -> list[dict[str, An
             "tsadbench": __version__,
         }
         key = store.run_key(spec)
-        found = None if s.force else store.read(s.results_dir, key)
-        if found is not None and found.get("status") == "ok":
+        record = None if s.force else store.read(s.results_dir, key)
+        if record is not None and record.get("status") == "ok":
             log(
                 f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
                 f"record {key} exists in {s.results_dir}; force=true re-runs it"
             )
-            records.append(_complete_metrics(s, key, found, specs))
+            records.append(_complete_metrics(s, key, record, specs))
+            if found is not None:
+                found.append(key)
             continue
         records.append(_run_entity(s, det, entity, key, spec, meta, scaler, specs, log))
     return records
@@ -319,6 +357,7 @@ def _run_entity(
         "memory": {},
         "n_parameters": None,
         "environment": environment(),
+        "config": s.config,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     log(f"running {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}) ...")
@@ -335,13 +374,20 @@ def _run_entity(
         train, test = transform(entity.train), transform(entity.test)
         params = spec["detector"]["params"]
         if s.isolate:
-            out = _isolated(s.detector, params, train, test, s.timeout_s)
+            out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads)
         else:
             out = fit_score(s.detector, params, train, test)
         test_scores, train_scores = out.pop("test"), out.pop("train")
+        record["environment"]["gpu"] = out.pop("gpu")
         record.update(out)
+        record["throughput"] = {
+            "fit_points_per_s": _rate(len(train), record["time"]["fit_s"]),
+            "score_points_per_s": _rate(len(test), record["time"]["score_s"]),
+        }
         arrays = {"test": test_scores, "train": train_scores, "labels": entity.labels}
+        t_eval = time.perf_counter()
         _evaluate(specs, arrays, record)
+        record["time"]["evaluate_s"] = time.perf_counter() - t_eval
         record["status"] = "ok"
     except RunTimeout as exc:
         record.update(status="timeout", error=str(exc))
@@ -356,6 +402,10 @@ def _run_entity(
     record["time"]["total_s"] = time.perf_counter() - t_start
     store.write(s.results_dir, record, arrays)
     return record
+
+
+def _rate(points: int, seconds: float) -> float:
+    return points / seconds if seconds > 0 else float("nan")
 
 
 # isolation: each run's fit and score in a child process -----------------------------------
@@ -374,8 +424,12 @@ class ChildError(RuntimeError):
 def fit_score(
     name: str, params: dict[str, Any], train: np.ndarray, test: np.ndarray
 ) -> dict[str, Any]:
-    """Create, fit and score one detector; returns scores, timings, peak memory, size."""
+    """Create, fit and score one detector; returns scores, timings, peak memory (and peak CUDA
+    memory when the detector used a GPU), size and the GPU's model."""
     det = DETECTORS.create(name, **params)
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.reset_peak_memory_stats()
     with peak_rss() as mem:
         t0 = time.perf_counter()
         det.fit(train)
@@ -384,22 +438,29 @@ def fit_score(
         t2 = time.perf_counter()
         train_scores = det.score(train)  # for the label-free threshold protocols
         t3 = time.perf_counter()
+    gpu = None
+    if cuda is not None and cuda.max_memory_allocated() > 0:  # the run used the GPU
+        mem["peak_cuda_mb"] = round(cuda.max_memory_allocated() / 2**20, 1)
+        gpu = cuda.get_device_name()
     return {
         "test": test_scores,
         "train": train_scores,
         "time": {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
         "memory": mem,
         "n_parameters": det.n_parameters(),
+        "gpu": gpu,
     }
 
 
-def _child(conn: Any, *args: Any) -> None:
-    try:
-        conn.send(("ok", fit_score(*args)))
-    except BaseException as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-    finally:
-        conn.close()
+def _cuda() -> Any:
+    """``torch.cuda`` when the detector's module brought torch in and a GPU is there, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _isolated(
@@ -408,36 +469,82 @@ def _isolated(
     train: np.ndarray,
     test: np.ndarray,
     timeout_s: float | None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """``fit_score`` in a fresh child process: its peak memory is its own, and a run past
-    ``timeout_s`` is stopped. Isolation, not scheduling: launchers decide what runs where."""
-    import multiprocessing
+    """``fit_score`` in a fresh Python process: its peak memory is its own, and a run past
+    ``timeout_s`` is stopped. Isolation, not scheduling: launchers decide what runs where.
 
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, name, params, train, test), daemon=True)
-    proc.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout_s):
-            raise RunTimeout(f"the run took longer than timeout_s={timeout_s} s and was stopped")
+    A plain subprocess (``python -m tsadbench.runner``), not ``multiprocessing``: it works the
+    same inside any launcher's worker (loky, submitit, daemonic pools). The job and its result
+    travel as pickle files in a private temporary folder.
+    """
+    import pickle
+    import signal
+    import tempfile
+
+    env = dict(os.environ)
+    if threads is not None:  # read by torch and the BLAS libraries when they load
+        env.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
+        job, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
+        job.write_bytes(pickle.dumps((name, params, train, test), protocol=5))
+        cmd = [sys.executable, "-m", "tsadbench.runner", str(job), str(out), str(os.getpid())]
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         try:
-            status, *payload = receiver.recv()
-        except EOFError:
-            proc.join(5)
-            raise RuntimeError(
-                f"the run's process died without a result (exit code {proc.exitcode}); "
-                f"out of memory?"
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise RunTimeout(
+                f"the run took longer than timeout_s={timeout_s} s and was stopped"
             ) from None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receiver.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if not out.is_file():
+            code = proc.returncode
+            how = (
+                f"was killed by signal {signal.Signals(-code).name}"
+                if code < 0
+                else f"exited with code {code}"
+            )
+            raise RuntimeError(
+                f"the run's process {how} without a result"
+                + ("; out of memory?" if code == -signal.SIGKILL else "")
+            )
+        status, *payload = pickle.loads(out.read_bytes())
     if status == "error":
         raise ChildError(payload[0], payload[1])
     result: dict[str, Any] = payload[0]
     return result
+
+
+def _child_main(job: str, out: str, parent: int) -> None:
+    """The isolated process: run ``fit_score`` on the pickled job, write the pickled result."""
+    import pickle
+
+    _die_with_parent(parent)
+    try:
+        result: tuple[Any, ...] = ("ok", fit_score(*pickle.loads(Path(job).read_bytes())))
+    except BaseException as exc:
+        result = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    tmp = Path(out).with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=5))
+    os.replace(tmp, out)
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, ask for SIGKILL when the parent dies (a killed sweep leaves no orphan run)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def evaluate_stored(
@@ -461,3 +568,7 @@ def evaluate_stored(
         updated.append(record)
     log(f"re-evaluated {len(updated)} run(s) under {results_dir}")
     return updated
+
+
+if __name__ == "__main__":  # the isolated process of ``_isolated``
+    _child_main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -54,32 +55,73 @@ def _store_plugin_configs() -> None:
 
 def _hydra_main() -> None:
     import hydra
-    from omegaconf import DictConfig
+    from omegaconf import DictConfig, OmegaConf
 
     _store_plugin_configs()
+    if not OmegaConf.has_resolver("tsadbench.detectors"):
+        # every registered detector, comma-separated: a suite's sweep over all of them
+        OmegaConf.register_new_resolver("tsadbench.detectors", _registered_detectors)
 
-    @hydra.main(version_base=None, config_path="pkg://tsadbench.conf", config_name="config")
+    @hydra.main(version_base="1.3", config_path="pkg://tsadbench.conf", config_name="config")
     def task(cfg: DictConfig) -> None:
         execute(cfg)
 
     task()
 
 
+def _registered_detectors() -> str:
+    from tsadbench.registry import DETECTORS
+
+    return ",".join(DETECTORS.list())
+
+
 def execute(cfg: Any) -> list[dict[str, Any]]:
-    """Run the composed config; print the results table; exit 1 with a message on bad settings."""
+    """Run the composed config; print the results table; exit 1 with a message on bad settings.
+
+    In a ``-m`` sweep a job prints nothing (the sweep shows its progress): it logs to ``run.log``
+    in its Hydra output folder and writes its status file (``tsadbench.sweep``) there.
+    """
+    import time
+
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from tsadbench.report import console, records_table
     from tsadbench.runner import ConfigError, run, settings_from_config
+    from tsadbench.sweep import job_outcome, write_job_status
 
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     err = console(stderr=True)
+    label = f"{cfg.detector.name} on {cfg.dataset.name} (seed {cfg.seed})"
+    t0 = time.perf_counter()
+    if multirun:
+        folder = Path(HydraConfig.get().runtime.output_dir)
+        write_job_status(folder, {"state": "running", "label": label})
+        logfile = (folder / "run.log").open("a")
+
+        def log(msg: str) -> None:
+            print(msg, file=logfile, flush=True)
+    else:
+
+        def log(msg: str) -> None:
+            err.print(msg, highlight=False)
+
+    found: list[str] = []
     try:
-        records = run(settings_from_config(cfg), log=lambda msg: err.print(msg, highlight=False))
+        records = run(settings_from_config(cfg), log=log, found=found)
     except ConfigError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            return []  # one bad job must not stop the rest of a sweep
-        raise SystemExit(1) from None
-    console().print(records_table(records))
+        if not multirun:
+            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+        log(f"Error: {exc}")
+        # one bad job must not stop the rest of a sweep; the sweep reports it
+        write_job_status(
+            folder, {"state": "failed", "label": label, "error": str(exc), "seconds": 0}
+        )
+        return []
+    if multirun:
+        write_job_status(folder, job_outcome(label, records, time.perf_counter() - t0, found))
+        logfile.close()
+    else:
+        console().print(records_table(records))
     return records
