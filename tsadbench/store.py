@@ -154,12 +154,12 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         "dataset": record.get("dataset", {}).get("name"),
         # the dataset's settings (length, entities, channels, split ...): different data is
         # never averaged together either
-        "data": config_id(record.get("dataset", {}).get("params", {})),
+        "data": run_key(record.get("dataset", {}).get("params", {}))[:8],
         "entity": record.get("dataset", {}).get("entity"),
         "seed": record.get("seed"),
         "faithful": record.get("detector", {}).get("faithful"),
     }
-    for group in ("metrics", "time", "memory"):
+    for group in ("metrics", "time", "memory", "throughput"):
         prefix = "metric" if group == "metrics" else group
         for name, value in (record.get(group) or {}).items():
             row[f"{prefix}/{name}"] = math.nan if value is None else value

@@ -1,4 +1,4 @@
-"""``tsadbench report [RESULTS_DIR]``: tables from the stored run records."""
+"""``tsadbench report [RESULTS_DIR]``: leaderboard, statistics and plots from stored runs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def report(
         typer.Option(
             "--out",
             "-o",
-            help="Where to write leaderboard.md and results.csv [default: RESULTS_DIR].",
+            help="Where to write leaderboard.md, results.csv and report.html "
+            "[default: RESULTS_DIR].",
         ),
     ] = None,
     metric: Annotated[
@@ -29,28 +30,53 @@ def report(
         typer.Option(
             "--metric",
             "-m",
-            help="A metric to show on screen (repeatable) [default: the "
-            "headline ones: vus_pr, vus_roc, auc_pr, auc_roc, f1@oracle, pa_f1@oracle].",
+            help="A leaderboard column (repeatable); the first ranks and draws the "
+            "critical-difference diagram [default: the headline ones: vus_pr, vus_roc, auc_pr, "
+            "auc_roc, f1@oracle, pa_f1@oracle].",
         ),
     ] = None,
+    aggregate: Annotated[
+        str,
+        typer.Option(
+            "--aggregate",
+            "-a",
+            help="How entities make a dataset's value: mean (of the per-entity metrics) or "
+            "pooled (the metric on all entities' scores concatenated).",
+        ),
+    ] = "mean",
+    random: Annotated[
+        bool,
+        typer.Option(
+            "--random/--no-random",
+            help="Run the random detector where a dataset × seed lacks it, so every "
+            "threshold-dependent column shows what noise scores.",
+        ),
+    ] = True,
 ) -> None:
-    """Summarise stored runs: a leaderboard per detector configuration and dataset.
+    """Summarise stored runs: leaderboard.md, results.csv and a self-contained report.html.
 
-    Each metric is averaged over entities within a seed, then mean ± std over seeds (runs with
-    status ok; the others are listed). Ranked by the first metric (default vus_pr). Writes
-    leaderboard.md and results.csv (one row per run), prints the table.
+    Each metric is aggregated over entities within a seed (--aggregate), then mean ± std over
+    seeds (runs with status ok; the others are listed, never averaged). Ranked by the first
+    metric (default vus_pr). The HTML adds average ranks, a Friedman test with a
+    critical-difference diagram, the seed spread, per-entity tables, plots, runtime and memory.
     """
-    from tsadbench.report import build, console, summary_table
+    from tsadbench.report import build, console, leaderboard_table
 
     err = console(stderr=True)
     if not results_dir.is_dir():
         err.print(f"[bold red]Error:[/] the results directory {results_dir} does not exist.")
         raise typer.Exit(code=1)
     try:
-        result = build(results_dir, out or results_dir, metric)
-        table = summary_table(result.summary, metric)
+        result = build(
+            results_dir,
+            out or results_dir,
+            metric,
+            aggregate=aggregate,
+            random=random,
+            log=lambda msg: err.print(msg, highlight=False),
+        )
     except ValueError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    console().print(table)
-    err.print(f"wrote {result.markdown} and {result.csv}", highlight=False)
+    console().print(leaderboard_table(result.board))
+    err.print(f"wrote {result.markdown}, {result.csv} and {result.html}", highlight=False)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tsadbench import store
 
@@ -22,36 +22,15 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     """One row per run record under ``results_dir`` (see ``store.flatten`` for the columns)."""
     import pandas as pd
 
-    rows = [store.flatten(r) for r in store.iter_records(results_dir)]
+    rows = [
+        {**store.flatten(r), "folder": str(f)}
+        for f in store.record_folders(results_dir)
+        if (r := store.read(f.parent, f.name)) is not None
+    ]
     if not rows:
         raise ValueError(f"No run records (record.json) found under {results_dir}.")
     frame: pd.DataFrame = pd.DataFrame(rows)
     return frame
-
-
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per detector configuration × dataset: run counts by status, then the mean of each metric
-    and timing over the runs that finished (status ok), across entities and seeds.
-
-    ``config`` (``store.config_id``) separates runs of one detector with different
-    hyper-parameters, which must never be averaged together.
-    """
-    import pandas as pd
-
-    value_cols = [c for c in runs.columns if c.startswith(("metric/", "time/"))]
-    ok = runs[runs["status"] == "ok"]
-    counts = runs.groupby(KEYS)["status"].agg(
-        runs="size",
-        ok=lambda s: int((s == "ok").sum()),
-        errors=lambda s: int((s == "error").sum()),
-    )
-    means = ok.groupby(KEYS)[value_cols].mean() if value_cols else None
-    table = counts.join(means) if means is not None else counts
-    metric_cols = sorted(c for c in table.columns if c.startswith("metric/"))
-    time_cols = [c for c in ("time/fit_s", "time/score_s") if c in table.columns]
-    table = table[["runs", "ok", "errors", *metric_cols, *time_cols]]
-    out: pd.DataFrame = pd.DataFrame(table).reset_index()
-    return out
 
 
 def _fmt(value: Any) -> str:
@@ -60,11 +39,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
-    """The leaderboard: per detector configuration × dataset, each metric averaged over entities
-    within a seed, then mean ± std over seeds; the best mean per dataset in bold; beside every
+@dataclass(frozen=True)
+class Leaderboard:
+    """The leaderboard as text cells: ``header``, ``rows`` (best per dataset marked ``**``),
+    ``failed``: the runs that did not finish (detector, dataset, entity, seed, status, reason)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    failed: list[list[str]]
+
+
+def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
+    """Per detector configuration × dataset: each metric averaged over entities within a seed,
+    then mean ± std over seeds; the best mean per dataset marked; beside every
     threshold-dependent column the ``random`` detector's value on the same dataset (how much the
-    protocol flatters noise); failed runs listed, never averaged."""
+    protocol flatters noise); failed runs listed, never averaged. Ranked by the first metric."""
     import numpy as np
 
     ok = runs[runs["status"] == "ok"]
@@ -84,12 +73,12 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
     for c in cols:
         name = c.removeprefix("metric/")
         header += [name, f"{name} (random)"] if "@" in name else [name]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
     def rank(key: Any) -> tuple[str, float]:  # by dataset, then the first metric, best first
         first = stats.loc[key, (cols[0], "mean")] if cols and key in stats.index else np.nan
         return (f"{key[2]} {key[3]}", -first if not np.isnan(first) else np.inf)
 
+    rows = []
     for key in sorted(counts.index, key=rank):
         in_stats = key in stats.index
         seeds = int(stats.loc[key, (cols[0], "count")]) if cols and in_stats else 0
@@ -107,55 +96,198 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
             if "@" in c:
                 rnd = random_means[c].get(key[2:], np.nan) if len(random_means) else np.nan
                 row.append("–" if np.isnan(rnd) else f"{rnd:.4f}")
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
+    failed = []
+    for r in runs[runs["status"] != "ok"].to_dict("records"):
+        reason = str(r.get("error") or "").splitlines()
+        failed.append(
+            [
+                str(r["detector"]),
+                str(r["dataset"]),
+                str(r["entity"]),
+                str(r["seed"]),
+                str(r["status"]),
+                reason[0] if reason else "",
+            ]
+        )
+    return Leaderboard(header, rows, failed)
+
+
+def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """``leaderboard`` as Markdown: the table, then the runs that did not finish."""
+    board = leaderboard(runs, metrics)
+    lines = ["| " + " | ".join(board.header) + " |", "|" + "---|" * len(board.header)]
+    lines += ["| " + " | ".join(row) + " |" for row in board.rows]
     out = "\n".join(lines) + "\n"
-    failed = runs[runs["status"] != "ok"]
-    if len(failed):
+    if board.failed:
         out += "\n## Runs that did not finish (not averaged)\n\n"
         out += (
             "| detector | dataset | entity | seed | status | reason |\n|---|---|---|---|---|---|\n"
         )
-        for r in failed.to_dict("records"):
-            reason = str(r.get("error") or "").replace("|", "/").splitlines()
-            out += (
-                f"| {r['detector']} | {r['dataset']} | {r['entity']} | {r['seed']} | "
-                f"{r['status']} | {reason[0] if reason else ''} |\n"
-            )
+        for row in board.failed:
+            out += "| " + " | ".join(cell.replace("|", "/") for cell in row) + " |\n"
     return out
+
+
+AGGREGATES = ("mean", "pooled")
+
+
+def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per detector configuration × dataset × seed whose metrics are computed on the
+    concatenation of its entities' stored scores and labels (train scores too, for the
+    label-free protocols), entities in name order. A group with an entity that did not finish
+    cannot be pooled: its row has status ``error`` and says which."""
+    import numpy as np
+
+    from tsadbench.metrics import compute, parse_metric
+
+    specs = [parse_metric(m) for m in metrics]
+    rows = []
+    for key, group in runs.groupby([*KEYS, "seed"], sort=True):
+        row: dict[str, Any] = dict(zip([*KEYS, "seed"], key, strict=True))
+        row.update(entity=f"(pooled: {len(group)} entities)", key=None, error=None)
+        bad = group[group["status"] != "ok"]
+        if len(bad):
+            row["status"] = "error"
+            row["error"] = (
+                f"cannot pool: {len(bad)} of {len(group)} entities did not finish "
+                f"({', '.join(map(str, bad['entity']))})"
+            )
+            rows.append(row)
+            continue
+        parts = [store.read_scores(Path(f).parent, Path(f).name) for f in group["folder"]]
+        arrays = {k: np.concatenate([p[k] for p in parts]) for k in ("labels", "test", "train")}
+        row["status"] = "ok"
+        for spec in specs:
+            try:
+                row[f"metric/{spec.name}"] = compute(
+                    spec, arrays["labels"], arrays["test"], arrays["train"]
+                )
+            except Exception:  # undefined on this data: NaN, as for a single run
+                row[f"metric/{spec.name}"] = math.nan
+        rows.append(row)
+    import pandas as pd
+
+    table: pd.DataFrame = pd.DataFrame(rows)
+    return table
+
+
+def add_random_runs(
+    runs: pd.DataFrame, results_dir: str | Path, log: Callable[[str], None] = print
+) -> int:
+    """Run the ``random`` detector on every dataset × seed of ``runs`` that lacks it (same data
+    settings, the union of the metric sets), so that each threshold-dependent column can show
+    what noise scores under its protocol. Returns the number of runs made; a dataset that cannot
+    be loaded here is logged and skipped."""
+    from tsadbench.runner import ConfigError, RunSettings, default_data_root, run
+
+    have = set(
+        map(tuple, runs.loc[runs["detector"] == "random", ["dataset", "data", "seed"]].values)
+    )
+    metric_names = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
+    made = 0
+    for key, group in runs.groupby(["dataset", "data", "seed"]):
+        dataset, data, seed = cast(tuple[str, str, int], key)
+        if (dataset, data, seed) in have:
+            continue
+        record = store.read(Path(group["folder"].iloc[0]).parent, group["key"].iloc[0]) or {}
+        config = record.get("config") or {}
+        settings = RunSettings(
+            detector="random",
+            detector_params={"random_state": int(seed)},
+            dataset=str(dataset),
+            dataset_params=dict(record.get("dataset", {}).get("params", {})),
+            metrics=metric_names,
+            seed=int(seed),
+            results_dir=Path(results_dir),
+            data_root=Path(config["data_root"]) if config.get("data_root") else default_data_root(),
+            isolate=False,
+        )
+        try:
+            made += len(run(settings, log=lambda _msg: None))
+            log(f"ran the random detector on {dataset} (data {data}, seed {seed})")
+        except ConfigError as exc:
+            log(f"no random baseline for {dataset} (data {data}, seed {seed}): {exc}")
+    return made
 
 
 @dataclass(frozen=True)
 class Report:
-    summary: pd.DataFrame
+    board: Leaderboard
     markdown: Path
     csv: Path
+    html: Path
 
 
-def build(results_dir: str | Path, out: str | Path, metrics: Sequence[str] | None = None) -> Report:
-    """Load the records, write ``leaderboard.md`` and ``results.csv`` (one row per run) into
-    ``out``. ``metrics``: the leaderboard's columns (default: the headline ones present)."""
+def build(
+    results_dir: str | Path,
+    out: str | Path,
+    metrics: Sequence[str] | None = None,
+    aggregate: str = "mean",
+    random: bool = True,
+    log: Callable[[str], None] = print,
+) -> Report:
+    """Load the records (running the ``random`` baseline where it is missing, unless
+    ``random=False``), write ``leaderboard.md``, ``results.csv`` (one row per run) and
+    ``report.html`` into ``out``. ``metrics``: the leaderboard's columns, ranked by the first
+    (default: the headline ones present, ``vus_pr`` first). ``aggregate``: ``mean`` of the
+    per-entity values, or ``pooled`` (each metric on the concatenated entities)."""
+    from tsadbench.report.html import render
+
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"--aggregate must be one of {AGGREGATES}. Got {aggregate!r}.")
     runs = load(results_dir)
-    summary = summarise(runs)
+    if random and add_random_runs(runs, results_dir, log):
+        runs = load(results_dir)
     present = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
+    if metrics:
+        missing = sorted(set(metrics) - set(present))
+        if missing:
+            raise ValueError(
+                f"No metric {', '.join(map(repr, missing))} in these records; "
+                f"they hold: {', '.join(present)}."
+            )
     chosen = list(metrics) if metrics else ([m for m in HEADLINE if m in present] or present)
+    table = pooled(runs, chosen) if aggregate == "pooled" else runs
+    board = leaderboard(table, chosen)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "leaderboard.md"
-    note = (
-        "Each metric is averaged over the entities of a dataset within a seed, then shown as "
-        "mean ± std over seeds (runs with status ok only; the others are listed below the "
-        "table). Best mean per dataset in bold. `config` identifies the detector's "
-        "hyper-parameters and `data` the dataset's settings: runs that differ in either are "
-        "never averaged together. `@oracle`: "
-        "threshold chosen on the test labels (an upper bound, not a deployable score); the "
-        "`(random)` column beside each threshold-dependent metric is the `random` detector on "
-        "the same data and protocol (– when no random run exists: "
-        "`tsadbench run detector=random ...`).\n\n"
+    md.write_text(
+        "# tsadbench leaderboard\n\n"
+        + aggregation_note(aggregate, chosen[0])
+        + "\n\n"
+        + NOTE
+        + leaderboard_markdown(table, chosen)
     )
-    md.write_text("# tsadbench leaderboard\n\n" + note + leaderboard_markdown(runs, chosen))
     csv = out / "results.csv"
-    runs.to_csv(csv, index=False)
-    return Report(summary=summary, markdown=md, csv=csv)
+    runs.drop(columns=["folder"]).to_csv(csv, index=False)
+    html = out / "report.html"
+    html.write_text(render(runs, table, board, chosen, aggregate, str(results_dir)))
+    return Report(board=board, markdown=md, csv=csv, html=html)
+
+
+def aggregation_note(aggregate: str, ranked_by: str) -> str:
+    how = (
+        "Each metric is computed on the concatenation of a dataset's entities (pooled) within "
+        "a seed"
+        if aggregate == "pooled"
+        else "Each metric is averaged over the entities of a dataset within a seed"
+    )
+    return (
+        f"**Aggregation over entities: {aggregate}.** {how}, then shown as mean ± std over "
+        f"seeds (runs with status ok only; the others are listed below the table). Ranked by "
+        f"`{ranked_by}`; best mean per dataset in bold."
+    )
+
+
+NOTE = (
+    "`config` identifies the detector's hyper-parameters and `data` the dataset's settings: runs "
+    "that differ in either are never averaged together. `@oracle`: threshold chosen on the test "
+    "labels (an upper bound, not a deployable score); the `(random)` column beside each "
+    "threshold-dependent metric is the `random` detector on the same data and protocol (– when "
+    "no random run exists).\n\n"
+)
 
 
 def console(stderr: bool = False) -> Console:
@@ -185,23 +317,21 @@ def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> 
 HEADLINE = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1@oracle", "pa_f1@oracle")
 
 
-def summary_table(summary: pd.DataFrame, metrics: Sequence[str] | None = None) -> Table:
-    """The summary for the terminal: run counts, the chosen metrics (default: the headline
-    ones present, else the first six), fit time."""
-    present = [c.removeprefix("metric/") for c in summary.columns if c.startswith("metric/")]
-    if metrics:
-        missing = sorted(set(metrics) - set(present))
-        if missing:
-            raise ValueError(
-                f"No metric {', '.join(map(repr, missing))} in these records; "
-                f"they hold: {', '.join(present)}."
-            )
-        chosen = list(metrics)
-    else:
-        chosen = [m for m in HEADLINE if m in present] or present[:6]
-    cols = [*KEYS, "runs", "ok", "errors", *(f"metric/{m}" for m in chosen)]
-    cols += [c for c in ("time/fit_s",) if c in summary.columns]
-    return _rich(cols, summary[cols].itertuples(index=False), "tsadbench report")
+def leaderboard_table(board: Leaderboard) -> Table:
+    """The leaderboard for the terminal (the best per dataset in bold, failed runs counted)."""
+    from rich.table import Table
+
+    title = "tsadbench leaderboard" + (
+        f" ({len(board.failed)} runs did not finish: see leaderboard.md)" if board.failed else ""
+    )
+    table = Table(title=title)
+    for h in board.header:
+        left = h in (*KEYS, "seeds", "ok / runs")
+        style = "dim" if h.endswith("(random)") else None
+        table.add_column(h, justify="left" if left else "right", style=style, overflow="fold")
+    for row in board.rows:
+        table.add_row(*(f"[bold]{c.strip('*')}[/]" if c.startswith("**") else c for c in row))
+    return table
 
 
 def _label(column: str) -> str:

@@ -1,0 +1,183 @@
+"""`tsadbench report` on a small grid: the three files, a well-formed self-contained HTML page,
+pooled aggregation, the automatic random baseline, failed runs listed and never averaged."""
+
+from __future__ import annotations
+
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsadbench import store
+from tsadbench.metrics import compute, parse_metric
+from tsadbench.registry import DETECTORS
+from tsadbench.report import build, load, pooled
+from tsadbench.runner import RunSettings, run
+
+METRICS = ["vus_pr", "auc_pr", "f1@oracle", "f1@train_quantile"]
+
+
+def grid(results: Path, detectors=("iforest", "pca"), seeds=(0, 1)) -> None:
+    """detectors × 2 datasets (seeded synthetic data, 3 entities each) × seeds, in-process."""
+    for det in detectors:
+        for data_seed in (0, 1):
+            for seed in seeds:
+                seeded = "random_state" in DETECTORS.get(det)._param_names()
+                params = {"random_state": seed} if seeded else {}
+                settings = RunSettings(
+                    detector=det,
+                    detector_params=params,
+                    dataset="synthetic",
+                    dataset_params={
+                        "n_entities": 3,
+                        "length": 600,
+                        "n_anomalies": 3,
+                        "n_channels": 2,
+                        "random_state": data_seed,
+                    },
+                    metrics=METRICS,
+                    seed=seed,
+                    results_dir=results,
+                    data_root=results,
+                    isolate=False,
+                    config={"data_root": None, "seed": seed},
+                )
+                run(settings, log=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("grid")
+    grid(path, detectors=("iforest", "pca", "knn"))
+    return path
+
+
+class Checker(HTMLParser):
+    """Balanced tags, and every src / href inside the page (no network, no local files)."""
+
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input", "col"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.images: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") and not (value or "").startswith(("data:", "#")):
+                self.errors.append(f"<{tag} {name}={value!r}> points outside the page")
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_writes_three_files_and_a_self_contained_page(results, tmp_path):
+    report = build(results, tmp_path, METRICS, log=lambda _: None)
+    assert {p.name for p in tmp_path.iterdir()} >= {"leaderboard.md", "results.csv", "report.html"}
+    page = report.html.read_text()
+    checker = Checker()
+    checker.feed(page)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    text = " ".join(checker.text)
+    for section in (
+        "Leaderboard",
+        "Average ranks, Friedman test and critical difference",
+        "Seed spread",
+        "Per entity",
+        "Series, labels and scores",
+        "Runtime and memory",
+    ):
+        assert section in text
+    assert "Friedman test: χ² =" in text and "critical difference CD =" in text
+    # CD diagram + one plot per chosen entity (2 per dataset), all inline SVG
+    assert len(checker.images) == 1 + 2 * 2
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in checker.images)
+    assert "f1@<span class='oracle'>oracle</span>" in page  # oracle marked in the header
+    assert "f1@<span class='oracle'>oracle</span> (random)" in page  # noise beside each F1
+    md = report.markdown.read_text()
+    assert "**Aggregation over entities: mean.**" in md and "Ranked by `vus_pr`" in md
+
+
+def test_the_random_baseline_is_run_when_missing_and_only_then(results, tmp_path):
+    build(results, tmp_path, METRICS, log=lambda _: None)
+    runs = load(results)
+    rnd = runs[runs["detector"] == "random"]
+    # one random run per dataset settings × seed × entity: 2 datasets × 2 seeds × 3 entities
+    assert len(rnd) == 12 and (rnd["status"] == "ok").all()
+    made = []
+    build(results, tmp_path, METRICS, log=made.append)
+    assert not any("ran the random detector" in m for m in made)
+
+
+def test_no_random_means_no_new_runs(tmp_path):
+    grid(tmp_path, detectors=("pca",), seeds=(0,))
+    build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
+    assert set(load(tmp_path)["detector"]) == {"pca"}
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "| – |" in md  # no random value to show: a dash, never a made-up number
+
+
+def test_pooled_computes_each_metric_on_the_concatenated_entities(results):
+    runs = load(results)
+    table = pooled(runs, METRICS)
+    group = runs[(runs["detector"] == "iforest") & (runs["seed"] == 0)]
+    group = group[group["data"] == group["data"].iloc[0]].sort_values("entity")
+    parts = [store.read_scores(Path(f).parent, Path(f).name) for f in group["folder"]]
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("labels", "test", "train")}
+    [row] = table[
+        (table["detector"] == "iforest")
+        & (table["seed"] == 0)
+        & (table["data"] == group["data"].iloc[0])
+    ].to_dict("records")
+    for name in METRICS:
+        expected = compute(parse_metric(name), cat["labels"], cat["test"], cat["train"])
+        assert row[f"metric/{name}"] == pytest.approx(expected, abs=1e-12)
+    # pooling is not averaging: the two aggregations differ on this data
+    mean_auc = group["metric/auc_pr"].mean()
+    assert not math.isclose(row["metric/auc_pr"], mean_auc, abs_tol=1e-9)
+
+
+def test_pooled_refuses_a_group_with_a_failed_entity(results, tmp_path):
+    runs = load(results)
+    runs.loc[runs.index[0], "status"] = "error"
+    table = pooled(runs, ["auc_pr"])
+    bad = table[table["status"] == "error"]
+    assert len(bad) == 1 and "cannot pool: 1 of 3 entities did not finish" in bad.iloc[0]["error"]
+    assert np.isnan(bad.iloc[0].get("metric/auc_pr", np.nan))
+
+
+def test_failed_runs_are_listed_and_never_averaged(tmp_path):
+    grid(tmp_path, detectors=("pca",), seeds=(0,))
+    settings = RunSettings(
+        detector="knn",
+        detector_params={"n_neighbors": 5000},  # more than the training windows: fit raises
+        dataset="synthetic",
+        dataset_params={"n_entities": 1, "length": 600, "n_anomalies": 3, "n_channels": 2},
+        metrics=METRICS,
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+    )
+    run(settings, log=lambda _: None)
+    report = build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
+    [knn] = [row for row in report.board.rows if row[0] == "knn"]
+    assert knn[5] == "0 / 1" and knn[6] == "NaN"
+    assert [f[0] for f in report.board.failed] == ["knn"]
+    page = report.html.read_text()
+    assert "Runs that did not finish (not averaged)" in page and "WindowKNN" in page

@@ -1,0 +1,310 @@
+"""``report.html``: one self-contained page (inline CSS, plots as SVG data URIs, no script, no
+network) with the leaderboard, average ranks with a Friedman test and a critical-difference
+diagram, the seed spread, per-entity tables, plots of chosen entities, runtime and memory, and
+the runs that did not finish."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from tsadbench import __version__, store
+from tsadbench.report import svg
+from tsadbench.report.stats import cliques, friedman, ranks
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tsadbench.report import Leaderboard
+
+CSS = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
+       color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; white-space: normal; vertical-align: bottom; }
+div.wide { overflow-x: auto; } td.l, th.l { text-align: left; }
+td.rnd { color: #888; } .oracle { color: #a33; font-weight: bold; }
+.note { color: #555; font-size: 0.9em; max-width: 60em; }
+.bad { color: #a33; }
+img { display: block; margin: 0.5em 0; max-width: 100%; }
+"""
+
+LEFT = {"detector", "config", "dataset", "data", "entity", "status", "reason", "seeds"}
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An HTML table; a cell written ``**x**`` is bold, ``(random)`` columns are greyed, and an
+    ``@oracle`` column header is marked."""
+    out = ["<div class='wide'><table><tr>"]
+    for h in header:
+        cls = "l" if h in LEFT else ""
+        label = escape(str(h))
+        if "@oracle" in str(h):
+            label = label.replace("@oracle", "@<span class='oracle'>oracle</span>")
+        out.append(f"<th class='{cls}'>{label}</th>")
+    out.append("</tr>")
+    for row in rows:
+        out.append("<tr>")
+        for h, cell in zip(header, row, strict=True):
+            text = _fmt(cell)
+            bold = text.startswith("**") and text.endswith("**")
+            body = escape(text.strip("*") if bold else text)
+            cls = "l" if h in LEFT else ("rnd" if str(h).endswith("(random)") else "")
+            out.append(f"<td class='{cls}'>{'<b>' + body + '</b>' if bold else body}</td>")
+        out.append("</tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "NaN" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def detector_labels(runs: pd.DataFrame) -> pd.Series:
+    """``detector``, or ``detector [config]`` where one detector ran with several configs."""
+    n_configs = runs.groupby("detector")["config"].transform("nunique")
+    labels: pd.Series = runs["detector"].where(
+        n_configs == 1, runs["detector"] + " [" + runs["config"] + "]"
+    )
+    return labels
+
+
+def render(
+    runs: pd.DataFrame,
+    table: pd.DataFrame,
+    board: Leaderboard,
+    metrics: Sequence[str],
+    aggregate: str,
+    source: str,
+    plot_entities: int = 2,
+) -> str:
+    """The page. ``runs``: one row per record; ``table``: what the leaderboard aggregated (the
+    runs, or their pooled rows); ``metrics[0]`` ranks."""
+    from tsadbench.report import NOTE, aggregation_note
+
+    metric = metrics[0]
+    col = f"metric/{metric}"
+    runs = runs.assign(label=detector_labels(runs))
+    ok = runs[runs["status"] == "ok"]
+    n_ok = len(ok)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>tsadbench report: {escape(source)}</title><style>{CSS}</style></head><body>",
+        "<h1>tsadbench report</h1>",
+        f"<p class='note'>{len(runs)} runs ({n_ok} ok, {len(runs) - n_ok} did not finish) "
+        f"from <code>{escape(source)}</code>; generated {time.strftime('%Y-%m-%d %H:%M')} by "
+        f"tsadbench {__version__}. Ranked by <code>{escape(metric)}</code>.</p>",
+        "<h2>Leaderboard</h2>",
+        f"<p class='note'>{_md(aggregation_note(aggregate, metric))} {_md(NOTE)}</p>",
+        _table(board.header, board.rows),
+    ]
+    parts += _ranks_section(ok, col, metric)
+    parts += _seed_section(ok, col, metric)
+    parts += _entity_section(ok, col, metric)
+    parts += _plots_section(ok, plot_entities)
+    parts += _runtime_section(ok)
+    if board.failed:
+        parts.append("<h2>Runs that did not finish (not averaged)</h2>")
+        parts.append(
+            _table(["detector", "dataset", "entity", "seed", "status", "reason"], board.failed)
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _md(text: str) -> str:
+    """The few Markdown marks of the notes (``**bold**``, ```code```) as HTML."""
+    import re
+
+    text = escape(text.strip())
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _block_table(ok: pd.DataFrame, col: str, by: str) -> pd.DataFrame:
+    """Blocks (datasets or dataset/entity pairs) × detectors: the metric's mean over seeds."""
+    keys = ["dataset", "data"] if by == "dataset" else ["dataset", "data", "entity"]
+    if by == "dataset":  # mean over entities within a seed, then over seeds
+        per_seed = ok.groupby([*keys, "label", "seed"])[col].mean()
+        values = per_seed.groupby(level=[*keys, "label"]).mean()
+    else:
+        values = ok.groupby([*keys, "label"])[col].mean()
+    wide: pd.DataFrame = values.unstack("label")
+    return wide
+
+
+def _ranks_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
+    out = ["<h2>Average ranks, Friedman test and critical difference</h2>"]
+    if col not in ok.columns or ok.empty:
+        return [*out, "<p class='bad'>No finished runs hold this metric.</p>"]
+    n_datasets = ok.groupby(["dataset", "data"]).ngroups
+    by = "dataset" if n_datasets >= 5 else "entity"
+    wide = _block_table(ok, col, by).drop(columns=["random"], errors="ignore")
+    ranked = ranks(wide)
+    dropped = len(wide) - len(ranked)
+    blocks = "datasets" if by == "dataset" else "entities (dataset/entity)"
+    out.append(
+        f"<p class='note'>Detectors ranked on <code>{escape(metric)}</code> within each of "
+        f"{len(ranked)} {blocks} (1 = best; seeds averaged first"
+        + (f"; {dropped} block(s) where some detector has no value left out" if dropped else "")
+        + "). Blocks are datasets when there are at least 5, else entities. The "
+        "<code>random</code> baseline is not ranked.</p>"
+    )
+    if ranked.shape[1] < 2 or len(ranked) < 2:
+        return [*out, "<p class='bad'>A rank comparison needs at least 2 detectors on 2 blocks."]
+    mean_ranks = ranked.mean().sort_values()
+    out.append(
+        _table(
+            ["detector", "average rank", "blocks won"],
+            [[d, r, int((ranked[d] == 1).sum())] for d, r in mean_ranks.items()],
+        )
+    )
+    test = friedman(ranked)
+    verdict = (
+        "the detectors differ significantly"
+        if test.p_value < test.alpha
+        else "no significant difference between the detectors"
+    )
+    out.append(
+        f"<p>Friedman test: χ² = {test.statistic:.3f}, p = {test.p_value:.3g} over "
+        f"{test.n_blocks} blocks and {test.n_detectors} detectors: {verdict} at α = "
+        f"{test.alpha}. Nemenyi critical difference CD = {test.cd:.3f}: detectors joined by a "
+        "bar are not significantly different.</p>"
+    )
+    diagram = svg.cd_diagram(
+        {str(k): float(v) for k, v in mean_ranks.items()},
+        test.cd,
+        cliques(mean_ranks, test.cd),
+        f"Critical difference ({metric}, α = {test.alpha})",
+    )
+    out.append(f"<img alt='critical-difference diagram' src='{svg.data_uri(diagram)}'>")
+    return out
+
+
+def _seed_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
+    out = [
+        "<h2>Seed spread</h2>",
+        f"<p class='note'><code>{escape(metric)}</code> per seed (mean over entities), and "
+        "its range over seeds.</p>",
+    ]
+    if col not in ok.columns or ok.empty:
+        return out
+    per_seed = ok.groupby(["label", "dataset", "data", "seed"])[col].mean().unstack("seed")
+    seeds = list(per_seed.columns)
+    rows = []
+    for key, values in per_seed.iterrows():
+        det, ds, data = cast(tuple[str, str, str], key)
+        v = values.to_numpy(float)
+        finite = v[np.isfinite(v)]
+        spread = float(finite.max() - finite.min()) if len(finite) else math.nan
+        rows.append([det, ds, data, *v, len(finite), spread])
+    header = ["detector", "dataset", "data", *(f"seed {s}" for s in seeds), "seeds", "max − min"]
+    out.append(_table(header, rows))
+    return out
+
+
+def _entity_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
+    out = [
+        "<h2>Per entity</h2>",
+        f"<p class='note'><code>{escape(metric)}</code> per entity, mean over seeds.</p>",
+    ]
+    if col not in ok.columns or ok.empty:
+        return out
+    for (dataset, data), group in ok.groupby(["dataset", "data"]):
+        wide = group.groupby(["entity", "label"])[col].mean().unstack("label")
+        out.append(f"<h3>{escape(str(dataset))} <small>(data {escape(str(data))})</small></h3>")
+        rows = [[entity, *values.to_numpy(float)] for entity, values in wide.iterrows()]
+        out.append(_table(["entity", *map(str, wide.columns)], rows))
+    return out
+
+
+def _plots_section(ok: pd.DataFrame, per_dataset: int) -> list[str]:
+    out = [
+        "<h2>Series, labels and scores</h2>",
+        f"<p class='note'>The first {per_dataset} entities of each dataset (lowest seed): the "
+        "first test channels (when the data can be loaded here), then each detector's test "
+        "scores, each panel scaled to its own range; labelled anomalies shaded.</p>",
+    ]
+    for (dataset, _), group in ok.groupby(["dataset", "data"]):
+        for entity in sorted(group["entity"].unique())[:per_dataset]:
+            rows = group[group["entity"] == entity]
+            rows = rows[rows["seed"] == rows["seed"].min()].sort_values("label")
+            panels: dict[str, Any] = {}
+            labels = None
+            first = rows.iloc[0]
+            test = _test_series(first)
+            if test is not None:
+                for c in range(min(test.shape[1], 3)):
+                    panels[f"channel {c}"] = test[:, c]
+            for _, r in rows.iterrows():
+                scores = store.read_scores(Path(r["folder"]).parent, Path(r["folder"]).name)
+                labels = scores["labels"]
+                panels[str(r["label"])] = scores["test"]
+            if labels is None:
+                continue
+            picture = svg.panels(labels, panels, f"{dataset} / {entity} (seed {first['seed']})")
+            out.append(f"<img alt='{escape(f'{dataset} {entity}')}' src='{svg.data_uri(picture)}'>")
+    return out
+
+
+def _test_series(row: Any) -> np.ndarray | None:
+    """The scaled test split of a run's entity, loaded as the run loaded it; None when the data
+    is not available here."""
+    from tsadbench.data import load_dataset
+    from tsadbench.data.scaling import fit_scaler
+    from tsadbench.runner import default_data_root
+
+    record = store.read(Path(row["folder"]).parent, Path(row["folder"]).name) or {}
+    config = record.get("config") or {}
+    ds = record.get("dataset", {})
+    try:
+        root = config.get("data_root") or default_data_root()
+        params = dict(ds.get("params", {}), entities=[ds["entity"]])
+        try:
+            dataset = load_dataset(ds["name"], root, **params)
+        except TypeError:  # a loader without entity selection: load them all
+            dataset = load_dataset(ds["name"], root, **ds.get("params", {}))
+        entity = next(e for e in dataset.entities if e.name == ds["entity"])
+        scaler = record.get("preprocessing", {}).get("scaler", "none")
+        test: np.ndarray = fit_scaler(scaler, entity.train)(entity.test)
+        return test
+    except Exception:  # the report goes on without the series
+        return None
+
+
+def _runtime_section(ok: pd.DataFrame) -> list[str]:
+    out = [
+        "<h2>Runtime and memory</h2>",
+        "<p class='note'>Mean per run over entities and seeds. Peak RSS is the peak resident "
+        "memory of the run's own process; peak CUDA memory only for runs on a GPU.</p>",
+    ]
+    cols = {
+        "time/fit_s": "fit s",
+        "time/score_s": "score s",
+        "time/evaluate_s": "evaluate s",
+        "memory/peak_rss_mb": "peak RSS MB",
+        "memory/peak_cuda_mb": "peak CUDA MB",
+        "throughput/fit_points_per_s": "fit points/s",
+        "throughput/score_points_per_s": "score points/s",
+        "n_parameters": "parameters",
+    }
+    present = [c for c in cols if c in ok.columns]
+    if not present or ok.empty:
+        return out
+    import pandas as pd
+
+    numbers = ok[present].apply(pd.to_numeric, errors="coerce")  # None (no torch model): NaN
+    table = numbers.groupby([ok["label"], ok["dataset"]]).mean()
+    rows = [[det, ds, *values.to_numpy(float)] for (det, ds), values in table.iterrows()]
+    out.append(_table(["detector", "dataset", *(cols[c] for c in present)], rows))
+    return out

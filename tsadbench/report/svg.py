@@ -1,0 +1,166 @@
+"""Plots as small SVG documents, written by hand: no plotting library, nothing to install, and a
+report that embeds them as data URIs opens offline. Two kinds: stacked line panels (a test
+series, its labels and each detector's scores) and the critical-difference diagram."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from html import escape
+
+import numpy as np
+from numpy.typing import NDArray
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+FONT = "font-family='Helvetica,Arial,sans-serif' font-size='11'"
+
+
+def data_uri(svg: str) -> str:
+    """The SVG as a ``data:`` URI for an ``<img src=...>``."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def decimate(
+    y: NDArray[np.float64], max_points: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """At most ``max_points`` (x, y) pairs that keep every bucket's minimum and maximum, so that
+    a spike survives the thinning."""
+    n = len(y)
+    if n <= max_points:
+        return np.arange(n), y
+    buckets = np.array_split(np.arange(n), max_points // 2)
+    xs = []
+    for b in buckets:
+        seg = y[b]
+        lo, hi = b[np.argmin(seg)], b[np.argmax(seg)]
+        xs.extend(sorted({int(lo), int(hi)}))
+    x = np.asarray(xs, dtype=np.int64)
+    return x, y[x]
+
+
+def _polyline(
+    x: NDArray[np.int64], y: NDArray[np.float64], n: int, box: tuple[float, float, float, float]
+) -> str:
+    left, top, width, height = box
+    finite = np.isfinite(y)
+    lo, hi = (float(np.min(y[finite])), float(np.max(y[finite]))) if finite.any() else (0.0, 1.0)
+    span = hi - lo or 1.0
+    px = left + x / max(n - 1, 1) * width
+    py = top + height - (np.where(finite, y, lo) - lo) / span * height
+    return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
+
+
+def panels(
+    labels: NDArray[np.int8],
+    series: Mapping[str, NDArray[np.float64]],
+    title: str,
+    width: int = 900,
+    panel_height: int = 60,
+    max_points: int = 1500,
+) -> str:
+    """Stacked panels sharing the time axis, one per entry of ``series`` (name -> 1-D values,
+    each scaled to its own panel), with the labelled anomalies shaded in every panel."""
+    n = len(labels)
+    left, gap, top = 130, 8, 24
+    height = top + len(series) * (panel_height + gap) + 20
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' {FONT}>",
+        "<rect width='100%' height='100%' fill='white'/>",
+        f"<text x='{left}' y='15' font-weight='bold'>{escape(title)}</text>",
+    ]
+    plot_w = width - left - 10
+    # the labelled anomalies: one shaded band per event
+    padded = np.concatenate([[0], labels.astype(np.int8), [0]])
+    starts = np.flatnonzero(np.diff(padded) == 1)
+    ends = np.flatnonzero(np.diff(padded) == -1)
+    for i, (name, values) in enumerate(series.items()):
+        y0 = top + i * (panel_height + gap)
+        for s, e in zip(starts, ends, strict=True):
+            x0 = left + s / max(n - 1, 1) * plot_w
+            w = max((e - s) / max(n - 1, 1) * plot_w, 1.0)
+            out.append(
+                f"<rect x='{x0:.1f}' y='{y0}' width='{w:.1f}' height='{panel_height}' "
+                "fill='#f4a6a6' fill-opacity='0.45'/>"
+            )
+        out.append(
+            f"<rect x='{left}' y='{y0}' width='{plot_w}' height='{panel_height}' fill='none' "
+            "stroke='#bbb'/>"
+        )
+        x, y = decimate(np.asarray(values, dtype=float), max_points)
+        points = _polyline(x, y, n, (left, y0 + 2, plot_w, panel_height - 4))
+        color = PALETTE[i % len(PALETTE)]
+        out.append(f"<polyline points='{points}' fill='none' stroke='{color}' stroke-width='1'/>")
+        out.append(
+            f"<text x='{left - 6}' y='{y0 + panel_height / 2 + 4}' text-anchor='end'>"
+            f"{escape(name[:22])}</text>"
+        )
+    out.append(
+        f"<text x='{left}' y='{height - 5}' fill='#555'>0</text>"
+        f"<text x='{left + plot_w}' y='{height - 5}' text-anchor='end' fill='#555'>"
+        f"{n - 1} (time step; shaded: labelled anomalies)</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def cd_diagram(
+    mean_ranks: Mapping[str, float], cd: float, groups: Sequence[Sequence[str]], title: str
+) -> str:
+    """Demšar's critical-difference diagram: the rank axis (1 = best, on the left), each
+    detector at its average rank, bars joining detectors not significantly different, and the
+    critical difference drawn to scale."""
+    order = sorted(mean_ranks, key=lambda d: mean_ranks[d])
+    k = len(order)
+    lo, hi = 1, max(k, 2)
+    width, left, right = 700, 170, 170
+    axis_y, step = 70, 22
+    half = (k + 1) // 2
+    height = axis_y + 30 + max(half, k - half) * step + len(groups) * 8 + 20
+
+    def x(rank: float) -> float:
+        return left + (rank - lo) / (hi - lo) * (width - left - right)
+
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' {FONT}>",
+        "<rect width='100%' height='100%' fill='white'/>",
+        f"<text x='{width / 2}' y='15' text-anchor='middle' font-weight='bold'>"
+        f"{escape(title)}</text>",
+        f"<line x1='{x(lo)}' y1='{axis_y}' x2='{x(hi)}' y2='{axis_y}' stroke='black'/>",
+    ]
+    for r in range(lo, hi + 1):
+        out.append(
+            f"<line x1='{x(r)}' y1='{axis_y - 5}' x2='{x(r)}' y2='{axis_y}' stroke='black'/>"
+            f"<text x='{x(r)}' y='{axis_y - 8}' text-anchor='middle'>{r}</text>"
+        )
+    # the critical difference to scale, above the axis
+    out.append(
+        f"<line x1='{x(lo)}' y1='32' x2='{x(min(lo + cd, hi))}' y2='32' stroke='black' "
+        "stroke-width='2'/>"
+        f"<text x='{x(lo)}' y='28'>CD = {cd:.2f}</text>"
+    )
+    # bars of the groups that are not significantly different, just below the axis
+    for i, g in enumerate(groups):
+        y = axis_y + 6 + i * 8
+        x1, x2 = x(mean_ranks[g[0]]) - 3, x(mean_ranks[g[-1]]) + 3
+        out.append(
+            f"<line x1='{x1:.1f}' y1='{y}' x2='{x2:.1f}' y2='{y}' stroke='#333' stroke-width='3'/>"
+        )
+    base = axis_y + 14 + len(groups) * 8
+    for i, name in enumerate(order):
+        rank = mean_ranks[name]
+        on_left = i < half
+        row = i if on_left else k - 1 - i
+        y = base + row * step
+        xe = left - 10 if on_left else width - right + 10
+        out.append(
+            f"<polyline points='{x(rank):.1f},{axis_y} {x(rank):.1f},{y} {xe:.1f},{y}' "
+            "fill='none' stroke='#555'/>"
+        )
+        anchor, tx = ("end", xe - 4) if on_left else ("start", xe + 4)
+        out.append(
+            f"<text x='{tx:.1f}' y='{y + 4}' text-anchor='{anchor}'>{escape(name)} ({rank:.2f})</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out)
