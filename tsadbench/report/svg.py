@@ -160,7 +160,8 @@ def cd_diagram(
         )
         anchor, tx = ("end", xe - 4) if on_left else ("start", xe + 4)
         out.append(
-            f"<text x='{tx:.1f}' y='{y + 4}' text-anchor='{anchor}'>{escape(name)} ({rank:.2f})</text>"
+            f"<text x='{tx:.1f}' y='{y + 4}' text-anchor='{anchor}'>"
+            f"{escape(name)} ({rank:.2f})</text>"
         )
     out.append("</svg>")
     return "\n".join(out)
