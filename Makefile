@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full lint format bench bench-refs goldens clean
+.PHONY: help install run test test-full lint format suite baseline bench bench-refs goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,17 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# the CI suite needs the real data: TSADBENCH_DATA=../shared/data (`.ci/run` sets it)
+suite: $(STAMP) ## The CI suite (suite=ci) in a fresh folder, then `leaderboard check` against the baseline
+	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
+	$(BIN)/tsadbench run suite=ci results_dir=$$dir && \
+	$(BIN)/tsadbench leaderboard check $$dir --baseline leaderboard/baseline.json
+
+baseline: $(STAMP) ## Run the CI suite and rewrite leaderboard/baseline.json (commit it with the change)
+	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
+	$(BIN)/tsadbench run suite=ci results_dir=$$dir && \
+	$(BIN)/tsadbench leaderboard update $$dir --baseline leaderboard/baseline.json
 
 format: $(STAMP) ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .

@@ -38,6 +38,11 @@ class ConfigError(ValueError):
     """A run cannot start: bad settings, unknown names, unavailable detector. No record written."""
 
 
+class Unavailable(ConfigError):
+    """The detector cannot run on this machine (missing weights, no GPU, ...). A single run
+    fails with the reason; in a sweep (``record_skips``) the job is recorded as skipped."""
+
+
 @dataclass
 class RunSettings:
     """The resolved settings of one ``tsadbench run`` (from the Hydra config)."""
@@ -56,6 +61,7 @@ class RunSettings:
     timeout_s: float | None = None
     threads: int | None = None  # torch threads of each run's fit and score (None: torch's own)
     config: dict[str, Any] | None = None  # the full resolved config, kept in every record
+    record_skips: bool = False  # an unavailable detector gives a `skipped` record (sweeps)
 
 
 def default_data_root() -> Path:
@@ -257,7 +263,7 @@ def prepare(s: RunSettings) -> tuple[dict[str, Any], str, list[MetricSpec]]:
     cls = entry.obj
     reason = cls.check_available()
     if reason:
-        raise ConfigError(f"The detector {s.detector!r} cannot run here: {reason}")
+        raise Unavailable(f"The detector {s.detector!r} cannot run here: {reason}")
     scaler = cls.tags.scaler if s.scaler == "auto" else s.scaler
     if scaler not in SCALERS:
         raise ConfigError(
@@ -271,7 +277,12 @@ def run(
 ) -> list[dict[str, Any]]:
     """Run ``s.detector`` on every entity of ``s.dataset``; return the records (new or found).
     The keys of the records found on disk (not re-run) are appended to ``found``."""
-    meta, scaler, specs = prepare(s)
+    try:
+        meta, scaler, specs = prepare(s)
+    except Unavailable as exc:
+        if not s.record_skips:
+            raise
+        return [_skipped(s, str(exc), log)]
     try:
         dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -305,6 +316,30 @@ def run(
             continue
         records.append(_run_entity(s, det, entity, key, spec, meta, scaler, specs, log))
     return records
+
+
+def _skipped(s: RunSettings, reason: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The record of a job whose detector cannot run here, written before any data is loaded
+    (so it covers every entity of the dataset: ``entity`` is ``*``)."""
+    spec = {
+        "detector": {"name": s.detector, "params": s.detector_params},
+        "dataset": {"name": s.dataset, "params": s.dataset_params, "entity": "*"},
+        "seed": s.seed,
+        "tsadbench": __version__,
+    }
+    record = {
+        **spec,
+        "key": store.run_key(spec),
+        "status": "skipped",
+        "error": reason,
+        "metrics": dict.fromkeys(s.metrics, float("nan")),
+        "environment": environment(),
+        "config": s.config,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    store.write(s.results_dir, record)
+    log(f"skipped {s.detector} on {s.dataset}: {reason}")
+    return record
 
 
 def _complete_metrics(

@@ -105,3 +105,23 @@ def test_every_metric_set_resolves(name):
     with composed(f"metrics={name}") as cfg:
         specs = [parse_metric(n) for n in cfg.metrics.names]
     assert specs and len({s.name for s in specs}) == len(specs)
+
+
+def test_the_ci_suite_sweeps_every_registered_detector_over_four_datasets():
+    from hydra.types import RunMode
+
+    from tsadbench.cli.run import register_resolvers
+
+    register_resolvers()
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        cfg = compose(config_name="config", overrides=["suite=ci"], return_hydra_config=True)
+        assert cfg.hydra.mode == RunMode.MULTIRUN and cfg.n_jobs == 2 and cfg.seed == 0
+        params = cfg.hydra.sweeper.params
+        assert params.detector.split(",") == DETECTORS.list()
+        assert params.dataset.split(",") == ["synthetic", "smd", "msl", "nab"]
+        assert "vus_pr" in cfg.metrics.names
+    # the suite's own settings apply to the chosen detector and dataset, and only in the suite
+    with composed("suite=ci", "detector=memae", "dataset=smd") as cfg:
+        assert cfg.detector.n_epochs == 3 and cfg.dataset.test_slice == [4000, 6000]
+    with composed("detector=memae", "dataset=smd") as cfg:
+        assert cfg.detector.n_epochs == 50 and "test_slice" not in cfg.dataset

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tsadbench import store
 from tsadbench.runner import RunSettings, run
 
 
@@ -67,6 +68,24 @@ def test_an_unavailable_detector_fails_before_loading_data(tmp_path, monkeypatch
     with pytest.raises(ConfigError, match="cannot run here: its pretrained weights"):
         auc_pr(tmp_path, "iforest")
     assert loaded == [] and list(tmp_path.iterdir()) == []
+
+    # in a sweep the job is recorded as skipped, with the reason, still without loading data
+    settings = RunSettings(
+        detector="iforest",
+        detector_params={},
+        dataset="synthetic",
+        dataset_params={},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        record_skips=True,
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "skipped" and "pretrained weights" in record["error"]
+    assert loaded == [] and record["metrics"]["auc_pr"] != record["metrics"]["auc_pr"]  # NaN
+    stored = store.read(tmp_path, record["key"])
+    assert stored["status"] == "skipped" and stored["error"] == record["error"]
 
 
 def test_a_run_past_its_timeout_is_stopped_and_recorded(tmp_path):

@@ -70,3 +70,17 @@ def test_robust_scaler_uses_median_and_iqr():
     z = fit_scaler("robust", train)(train)
     # median 3, IQR 4 - 2 = 2: the outlier does not move the centre or the scale
     np.testing.assert_allclose(z[:, 0], [-1.0, -0.5, 0.0, 0.5, 48.5])
+
+
+def test_slices_cut_every_entity_and_change_its_checksum():
+    from tsadbench.data import load_dataset
+
+    whole = load_dataset("synthetic", None, n_entities=2)
+    cut = load_dataset("synthetic", None, n_entities=2, train_slice=[0, 500], test_slice=[100, 900])
+    for w, c in zip(whole.entities, cut.entities, strict=True):
+        assert np.array_equal(c.train, w.train[:500]) and np.array_equal(c.test, w.test[100:900])
+        assert np.array_equal(c.labels, w.labels[100:900]) and c.checksum != w.checksum
+    with pytest.raises(ValueError, match=r"'test_slice' setting must be \[start, stop\]"):
+        load_dataset("synthetic", None, test_slice=[5])
+    with pytest.raises(ValueError, match="series_0.*test must be a non-empty"):
+        load_dataset("synthetic", None, test_slice=[5000, 6000])

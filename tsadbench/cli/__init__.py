@@ -10,6 +10,7 @@ import typer
 from tsadbench import __version__
 from tsadbench.cli import data as data_cmd
 from tsadbench.cli import evaluate as evaluate_cmd
+from tsadbench.cli import leaderboard as leaderboard_cmd
 from tsadbench.cli import list as list_cmd
 from tsadbench.cli import report as report_cmd
 from tsadbench.cli import run as run_cmd
@@ -46,6 +47,7 @@ app.add_typer(list_cmd.app, name="list")
 app.add_typer(data_cmd.app, name="data")
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("report")(report_cmd.report)
+app.add_typer(leaderboard_cmd.app, name="leaderboard")
 
 
 def main() -> None:

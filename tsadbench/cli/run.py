@@ -55,18 +55,25 @@ def _store_plugin_configs() -> None:
 
 def _hydra_main() -> None:
     import hydra
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import DictConfig
 
     _store_plugin_configs()
-    if not OmegaConf.has_resolver("tsadbench.detectors"):
-        # every registered detector, comma-separated: a suite's sweep over all of them
-        OmegaConf.register_new_resolver("tsadbench.detectors", _registered_detectors)
+    register_resolvers()
 
     @hydra.main(version_base="1.3", config_path="pkg://tsadbench.conf", config_name="config")
     def task(cfg: DictConfig) -> None:
         execute(cfg)
 
     task()
+
+
+def register_resolvers() -> None:
+    """``${tsadbench.detectors:}``: every registered detector, comma-separated (a suite's sweep
+    over all of them)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("tsadbench.detectors"):
+        OmegaConf.register_new_resolver("tsadbench.detectors", _registered_detectors)
 
 
 def _registered_detectors() -> str:
@@ -108,7 +115,9 @@ def execute(cfg: Any) -> list[dict[str, Any]]:
 
     found: list[str] = []
     try:
-        records = run(settings_from_config(cfg), log=log, found=found)
+        settings = settings_from_config(cfg)
+        settings.record_skips = bool(multirun)  # a sweep records what cannot run here
+        records = run(settings, log=log, found=found)
     except ConfigError as exc:
         if not multirun:
             err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)

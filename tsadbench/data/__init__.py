@@ -80,10 +80,51 @@ class Dataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_dataset(name: str, data_root: str | Path | None = None, **params: Any) -> Dataset:
-    """Load the registered dataset ``name``; ``params`` go to its loader."""
+def load_dataset(
+    name: str,
+    data_root: str | Path | None = None,
+    *,
+    train_slice: Sequence[int | None] | None = None,
+    test_slice: Sequence[int | None] | None = None,
+    **params: Any,
+) -> Dataset:
+    """Load the registered dataset ``name``; ``params`` go to its loader.
+
+    ``train_slice`` / ``test_slice``: ``[start, stop]`` (Python slice bounds, null for open)
+    keep a part of every entity's train / test split (labels follow the test split), e.g. a
+    short cut of a real series for a quick suite. They change the data, so its checksum and the
+    run keys too.
+    """
     loader = DATASETS.get(name)
     ds = loader(data_root=Path(data_root) if data_root is not None else None, **params)
     if not isinstance(ds, Dataset) or not ds.entities:
         raise ValueError(f"The dataset loader {name!r} returned no entities.")
-    return ds
+    if train_slice is None and test_slice is None:
+        return ds
+    train_cut, test_cut = _slice(train_slice, "train_slice"), _slice(test_slice, "test_slice")
+    entities = [
+        Entity(
+            name=e.name,
+            train=e.train[train_cut],
+            test=e.test[test_cut],
+            labels=e.labels[test_cut],
+            meta=dict(e.meta, train_slice=train_slice, test_slice=test_slice),
+            channel_labels=None if e.channel_labels is None else e.channel_labels[test_cut],
+        )
+        for e in ds.entities
+    ]  # an empty cut fails in Entity's own check, which names the entity and the split
+    return Dataset(ds.name, entities, ds.meta)
+
+
+def _slice(bounds: Sequence[int | None] | None, what: str) -> slice:
+    if bounds is None:
+        return slice(None)
+    if (
+        isinstance(bounds, (str, bytes))
+        or len(bounds) != 2
+        or not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)
+    ):
+        raise ValueError(
+            f"The {what!r} setting must be [start, stop] (ints or null). Got {bounds!r} instead."
+        )
+    return slice(bounds[0], bounds[1])
