@@ -82,5 +82,5 @@ def test_slices_cut_every_entity_and_change_its_checksum():
         assert np.array_equal(c.labels, w.labels[100:900]) and c.checksum != w.checksum
     with pytest.raises(ValueError, match=r"'test_slice' setting must be \[start, stop\]"):
         load_dataset("synthetic", None, test_slice=[5])
-    with pytest.raises(ValueError, match="series_0.*test must be a non-empty"):
+    with pytest.raises(ValueError, match=r"series_0.*test must be a non-empty"):
         load_dataset("synthetic", None, test_slice=[5000, 6000])
