@@ -414,6 +414,7 @@ def _run_entity(
             out = fit_score(s.detector, params, train, test)
         test_scores, train_scores = out.pop("test"), out.pop("train")
         record["environment"]["gpu"] = out.pop("gpu")
+        record["environment"]["versions"].update(out.pop("versions"))
         record.update(out)
         record["throughput"] = {
             "fit_points_per_s": _rate(len(train), record["time"]["fit_s"]),
@@ -484,6 +485,12 @@ def fit_score(
         "memory": mem,
         "n_parameters": det.n_parameters(),
         "gpu": gpu,
+        # the libraries the run loaded (torch is loaded in this process, not the parent's)
+        "versions": {
+            m: getattr(sys.modules[m], "__version__", None)
+            for m in ("torch", "sklearn", "timm")
+            if m in sys.modules
+        },
     }
 
 

@@ -140,12 +140,14 @@ class SweepProgress(Callback):
             TextColumn("sweep"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed[/]"),
+            TextColumn("[red]{task.fields[failed]} failed[/], {task.fields[remaining]} to go"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[running]}"),
             console=Console(stderr=True),
         )
-        self._task = self._progress.add_task("sweep", total=self._total, failed=0, running="")
+        self._task = self._progress.add_task(
+            "sweep", total=self._total, failed=0, remaining=self._total or "?", running=""
+        )
         self._progress.start()
 
     def _watch(self) -> None:
@@ -167,8 +169,13 @@ class SweepProgress(Callback):
             done, failed, _ = self._counts()
             labels = [s.get("label", "?") for s in self._seen.values() if s["state"] == "running"]
             text = f"running: {', '.join(labels[:3])}" + (" ..." if len(labels) > 3 else "")
+            remaining = "?" if self._total is None else self._total - done
             self._progress.update(
-                self._task, completed=done, failed=failed, running=text if labels else ""
+                self._task,
+                completed=done,
+                failed=failed,
+                remaining=remaining,
+                running=text if labels else "",
             )
 
     def _counts(self) -> tuple[int, int, int]:

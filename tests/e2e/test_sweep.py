@@ -66,6 +66,7 @@ def test_a_2x2x2_sweep_runs_and_a_rerun_skips_all_8(tmp_path, launcher):
         assert r["config"]["detector"]["name"] == r["detector"]["name"]
         assert r["config"]["seed"] == r["seed"]
         assert r["environment"]["cpu"] and r["environment"]["versions"]["numpy"]
+        assert r["environment"]["versions"]["sklearn"]  # loaded by the run's own process
         assert r["throughput"]["score_points_per_s"] > 0
         assert r["time"]["evaluate_s"] >= 0 and r["memory"]["peak_rss_mb"] > 0
 
