@@ -36,7 +36,7 @@ def update(
     """Write the baseline: each detector × dataset cell's scores with their tolerances, its
     config hash, and the tsadbench version. Tolerances already in the file are kept."""
     from tsadbench.report import console
-    from tsadbench.report.leaderboard import update as write
+    from tsadbench.report.baseline import update as write
 
     err = console(stderr=True)
     try:
@@ -61,7 +61,7 @@ def check(results_dir: Results, baseline: Baseline = Path("leaderboard/baseline.
     from rich.table import Table
 
     from tsadbench.report import console
-    from tsadbench.report.leaderboard import check as compare
+    from tsadbench.report.baseline import check as compare
 
     out, err = console(), console(stderr=True)
     try:
