@@ -544,6 +544,8 @@ def _isolated(
                 proc.wait()
         if not out.is_file():
             code = proc.returncode
+            if code == -signal.SIGINT:  # Ctrl-C reached the run: stop, record nothing
+                raise KeyboardInterrupt
             how = (
                 f"was killed by signal {signal.Signals(-code).name}"
                 if code < 0
@@ -567,7 +569,7 @@ def _child_main(job: str, out: str, parent: int) -> None:
     _die_with_parent(parent)
     try:
         result: tuple[Any, ...] = ("ok", fit_score(*pickle.loads(Path(job).read_bytes())))
-    except BaseException as exc:
+    except (Exception, SystemExit) as exc:  # not KeyboardInterrupt: Ctrl-C ends with no result
         result = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
     tmp = Path(out).with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(result, protocol=5))

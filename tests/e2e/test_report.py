@@ -113,6 +113,16 @@ def test_report_writes_three_files_and_a_self_contained_page(results, tmp_path):
     assert "**Aggregation over entities: mean.**" in md and "Ranked by `vus_pr`" in md
 
 
+def test_chosen_entities_are_plotted(results, tmp_path):
+    report = build(results, tmp_path, METRICS, log=lambda _: None, plot_entities=["series_2"])
+    checker = Checker()
+    checker.feed(report.html.read_text())
+    assert len(checker.images) == 1 + 2  # the CD diagram, series_2 of each dataset
+    assert "series_2" in " ".join(checker.text)
+    with pytest.raises(ValueError, match="No entity 'nope' in these records"):
+        build(results, tmp_path, METRICS, log=lambda _: None, plot_entities=["nope"])
+
+
 def test_the_random_baseline_is_run_when_missing_and_only_then(results, tmp_path):
     build(results, tmp_path, METRICS, log=lambda _: None)
     runs = load(results)

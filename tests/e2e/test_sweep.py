@@ -76,7 +76,8 @@ def test_a_2x2x2_sweep_runs_and_a_rerun_skips_all_8(tmp_path, launcher):
     assert len(assert_intact(tmp_path)) == 8
 
 
-def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path, sig):
     proc = subprocess.Popen(
         [sys.executable, "-m", "tsadbench", "run", "-m", *GRID, f"results_dir={tmp_path}"],
         stdout=subprocess.DEVNULL,
@@ -89,8 +90,14 @@ def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path)
             assert time.monotonic() < deadline, "the sweep wrote no records"
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.killpg(proc.pid, sig)  # the whole group, as a terminal's Ctrl-C or a kill -9 of a job
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if sig == signal.SIGINT:  # let interrupted workers finish dying before the checks
+            time.sleep(1)
     finished = assert_intact(tmp_path)
     assert 3 <= len(finished) < 8, "killed midway"
     stamps = {k: (tmp_path / k / "record.json").stat().st_mtime_ns for k in finished}

@@ -44,6 +44,14 @@ def report(
             "pooled (the metric on all entities' scores concatenated).",
         ),
     ] = "mean",
+    plot_entity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plot-entity",
+            help="An entity to plot in report.html (repeatable) [default: the first two of "
+            "each dataset].",
+        ),
+    ] = None,
     random: Annotated[
         bool,
         typer.Option(
@@ -74,6 +82,7 @@ def report(
             aggregate=aggregate,
             random=random,
             log=lambda msg: err.print(msg, highlight=False),
+            plot_entities=plot_entity or (),
         )
     except ValueError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -226,6 +226,7 @@ def build(
     aggregate: str = "mean",
     random: bool = True,
     log: Callable[[str], None] = print,
+    plot_entities: Sequence[str] = (),
 ) -> Report:
     """Load the records (running the ``random`` baseline where it is missing, unless
     ``random=False``), write ``leaderboard.md``, ``results.csv`` (one row per run) and
@@ -263,7 +264,12 @@ def build(
     csv = out / "results.csv"
     runs.drop(columns=["folder"]).to_csv(csv, index=False)
     html = out / "report.html"
-    html.write_text(render(runs, table, board, chosen, aggregate, str(results_dir)))
+    if plot_entities and not set(plot_entities) & set(runs["entity"]):
+        raise ValueError(
+            f"No entity {', '.join(map(repr, plot_entities))} in these records; they hold: "
+            f"{', '.join(sorted(map(str, runs['entity'].unique()))[:20])}."
+        )
+    html.write_text(render(runs, table, board, chosen, aggregate, str(results_dir), plot_entities))
     return Report(board=board, markdown=md, csv=csv, html=html)
 
 

@@ -86,10 +86,11 @@ def render(
     metrics: Sequence[str],
     aggregate: str,
     source: str,
-    plot_entities: int = 2,
+    plot_entities: Sequence[str] = (),
 ) -> str:
     """The page. ``runs``: one row per record; ``table``: what the leaderboard aggregated (the
-    runs, or their pooled rows); ``metrics[0]`` ranks."""
+    runs, or their pooled rows); ``metrics[0]`` ranks; ``plot_entities``: the entities to plot
+    (default: the first two of each dataset)."""
     from tsadbench.report import NOTE, aggregation_note
 
     metric = metrics[0]
@@ -228,15 +229,21 @@ def _entity_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
     return out
 
 
-def _plots_section(ok: pd.DataFrame, per_dataset: int) -> list[str]:
+def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
+    which = (
+        f"The entities {', '.join(chosen)}"
+        if chosen
+        else "The first 2 entities of each dataset (--plot-entity chooses others)"
+    )
     out = [
         "<h2>Series, labels and scores</h2>",
-        f"<p class='note'>The first {per_dataset} entities of each dataset (lowest seed): the "
-        "first test channels (when the data can be loaded here), then each detector's test "
-        "scores, each panel scaled to its own range; labelled anomalies shaded.</p>",
+        f"<p class='note'>{escape(which)}, lowest seed: the first test channels (when the data "
+        "can be loaded here), then each detector's test scores, each panel scaled to its own "
+        "range; labelled anomalies shaded.</p>",
     ]
     for (dataset, _), group in ok.groupby(["dataset", "data"]):
-        for entity in sorted(group["entity"].unique())[:per_dataset]:
+        names = sorted(group["entity"].unique())
+        for entity in [e for e in names if e in chosen] if chosen else names[:2]:
             rows = group[group["entity"] == entity]
             rows = rows[rows["seed"] == rows["seed"].min()].sort_values("label")
             panels: dict[str, Any] = {}
