@@ -69,7 +69,7 @@ class Registry(Generic[T]):
         self, kind: str, builtin_modules: Iterable[str], entry_point_group: str | None = None
     ) -> None:
         self.kind = kind
-        self._builtin_modules = tuple(builtin_modules)
+        self._pending = list(builtin_modules)  # built-in modules not imported yet
         self._entry_point_group = entry_point_group
         self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
@@ -98,12 +98,16 @@ class Registry(Generic[T]):
         return decorator
 
     # lookup ------------------------------------------------------------------------------
-    def _load(self) -> None:
-        if self._loaded:
+    def _load(self, until: str | None = None) -> None:
+        """Import the built-in modules in order, then the plug-ins; with ``until``, stop as soon
+        as that name is registered (a run of ``pca`` never imports the torch detectors)."""
+        while self._pending:
+            if until is not None and until in self._entries:
+                return
+            importlib.import_module(self._pending.pop(0))
+        if self._loaded or (until is not None and until in self._entries):
             return
         self._loaded = True
-        for module in self._builtin_modules:
-            importlib.import_module(module)
         if self._entry_point_group is None:
             return
         for ep in entry_points(group=self._entry_point_group):
@@ -120,10 +124,11 @@ class Registry(Generic[T]):
 
     def entry(self, name: str) -> Entry[T]:
         """The registered entry for ``name``; unknown names raise with the closest names."""
-        self._load()
+        self._load(until=name)
         try:
             return self._entries[name]
         except KeyError:
+            self._load()
             close = difflib.get_close_matches(str(name), self._entries, n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(
