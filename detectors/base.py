@@ -109,13 +109,18 @@ class BaseDetector:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def provenance(self) -> dict[str, Any]:
+        """What a fitted detector adds to the run record's provenance (e.g. the sha256 of the
+        pretrained weights it loaded); nothing by default."""
+        return {}
+
     # availability -------------------------------------------------------------------------
-    @classmethod
-    def check_available(cls, n_channels: int | None = None) -> str | None:
-        """Why this detector cannot run here, or None. Called before any data is loaded
-        (``n_channels`` None) and again per entity; override for weights, devices, etc."""
-        if n_channels is not None and n_channels > 1 and not cls.tags.multivariate:
-            return f"{cls.__name__} is univariate but the data has {n_channels} channels."
+    def check_available(self, n_channels: int | None = None) -> str | None:
+        """Why this detector, with these settings, cannot run here, or None. Called before any
+        data is loaded (``n_channels`` None) and again per entity; override for weights,
+        devices, etc."""
+        if n_channels is not None and n_channels > 1 and not self.tags.multivariate:
+            return f"{type(self).__name__} is univariate but the data has {n_channels} channels."
         return None
 
     # contract -----------------------------------------------------------------------------
@@ -234,6 +239,7 @@ class TorchDetector(BaseDetector):
     random_state: int | None
     device: str
     point_aggregation: ClassVar[str] = "mean"
+    shuffle: ClassVar[bool] = True  # a new order of the training windows every epoch
 
     # hooks --------------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> torch.nn.Module:
@@ -258,6 +264,14 @@ class TorchDetector(BaseDetector):
         loss.backward()
         optimizer.step()
         return float(loss.detach())
+
+    def _training_windows(self, windows: NDArray[np.float32]) -> NDArray[np.float32]:
+        """What the loop trains on, made from the training (and validation) windows: the
+        windows themselves, or e.g. a frozen network's outputs over them (VAN-AD)."""
+        return windows
+
+    def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        """Called after each epoch (0-based), e.g. for a learning-rate schedule."""
 
     # the loop -----------------------------------------------------------------------------
     def check_params(self) -> None:
@@ -295,8 +309,14 @@ class TorchDetector(BaseDetector):
                     f"{len(X)} steps leaves {steps} {part} steps, fewer than one window "
                     f"({self.window})."
                 )
-        train = sliding_windows(X[: len(X) - n_val], self.window, self.stride)
-        val = sliding_windows(X[len(X) - n_val :], self.window, 1) if n_val else None
+        train = self._training_windows(
+            sliding_windows(X[: len(X) - n_val], self.window, self.stride)
+        )
+        val = (
+            self._training_windows(sliding_windows(X[len(X) - n_val :], self.window, 1))
+            if n_val
+            else None
+        )
 
         module = self._build_module(X.shape[1]).to(self.device_)
         optimizer = self._make_optimizer(module)
@@ -306,7 +326,7 @@ class TorchDetector(BaseDetector):
         try:
             for epoch in range(self.n_epochs):
                 module.train()
-                order = rng.permutation(len(train))
+                order = rng.permutation(len(train)) if self.shuffle else None
                 losses = [
                     self._train_step(module, b, optimizer) for b in self._batches(train, order)
                 ]
@@ -328,6 +348,7 @@ class TorchDetector(BaseDetector):
                         bad_epochs += 1
                 self.history_.append(record)
                 progress.advance(record)
+                self._end_epoch(epoch, optimizer)
                 if self.patience and val is not None and bad_epochs >= self.patience:
                     break
         finally:

@@ -165,6 +165,7 @@ DETECTORS: Registry[Any] = Registry(
         "tsadbench.detectors.baselines",
         "tsadbench.detectors.ae",
         "tsadbench.detectors.memae",
+        "tsadbench.detectors.vanad",
     ),
     entry_point_group="tsadbench.detectors",
 )

@@ -256,12 +256,13 @@ def prepare(s: RunSettings) -> tuple[dict[str, Any], str, list[MetricSpec]]:
                 f"{', '.join(entry.obj._param_names())}."
             )
         # rejects unknown parameters (TypeError) and invalid values (ValueError)
-        DETECTORS.create(s.detector, **s.detector_params).check_params()
+        det = DETECTORS.create(s.detector, **s.detector_params)
+        det.check_params()
         specs = [parse_metric(name) for name in s.metrics]
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from None
     cls = entry.obj
-    reason = cls.check_available()
+    reason = det.check_available()
     if reason:
         raise Unavailable(f"The detector {s.detector!r} cannot run here: {reason}")
     scaler = cls.tags.scaler if s.scaler == "auto" else s.scaler
@@ -399,7 +400,7 @@ def _run_entity(
     t_start = time.perf_counter()
     arrays: dict[str, np.ndarray] | None = None
     try:
-        reason = type(det).check_available(entity.train.shape[1])
+        reason = det.check_available(entity.train.shape[1])
         if reason:
             record.update(status="skipped", error=reason)
             log(f"skipped {s.detector} on {entity.name}: {reason}")
@@ -415,6 +416,7 @@ def _run_entity(
         test_scores, train_scores = out.pop("test"), out.pop("train")
         record["environment"]["gpu"] = out.pop("gpu")
         record["environment"]["versions"].update(out.pop("versions"))
+        record["detector"]["provenance"] = out.pop("provenance")
         record.update(out)
         record["throughput"] = {
             "fit_points_per_s": _rate(len(train), record["time"]["fit_s"]),
@@ -484,6 +486,7 @@ def fit_score(
         "time": {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
         "memory": mem,
         "n_parameters": det.n_parameters(),
+        "provenance": det.provenance(),
         "gpu": gpu,
         # the libraries the run loaded (torch is loaded in this process, not the parent's)
         "versions": {

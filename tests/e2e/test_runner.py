@@ -129,3 +129,25 @@ def test_isolated_and_in_process_runs_give_the_same_scores(tmp_path):
         for i, r in zip((True, False), records, strict=True)
     )
     assert (a["test"] == b["test"]).all() and records[0]["memory"]["peak_rss_mb"] > 0
+
+
+def test_vanad_lite_with_its_ci_settings_beats_random_on_vus_pr(tmp_path):
+    def vus_pr(detector: str, **params: object) -> float:
+        settings = RunSettings(
+            detector=detector,
+            detector_params={"random_state": 0, **params},
+            dataset="synthetic",
+            dataset_params={},
+            metrics=["vus_pr"],
+            seed=0,
+            results_dir=tmp_path,
+            data_root=tmp_path,
+            isolate=False,
+        )
+        [record] = run(settings, log=lambda _: None)
+        assert record["status"] == "ok", record.get("error")
+        return float(record["metrics"]["vus_pr"])
+
+    ci = {"window": 32, "pretrain_epochs": 3, "pretrain_windows": 500, "device": "cpu"}
+    lite, noise = vus_pr("vanad_lite", **ci), vus_pr("random")
+    assert lite > noise + 0.15, f"vanad_lite: vus_pr {lite:.3f} vs random {noise:.3f}"

@@ -1,0 +1,195 @@
+"""VAN-AD's parts: the MAE, the image round trip, the checkerboard masks, ADMM, the MADE masks
+and the flow's density; the pretrained-weights path with a tiny random checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tsadbench.detectors.vanad import (
+    MADE,
+    MAE,
+    MAF,
+    VANAD,
+    checkerboard,
+    from_image,
+    sincos_2d,
+    to_image,
+    window_stats,
+)
+from tsadbench.runner import RunSettings, run
+
+TINY = {
+    "image_size": 16,
+    "patch_size": 4,
+    "embed_dim": 16,
+    "depth": 1,
+    "num_heads": 2,
+    "decoder_dim": 8,
+    "decoder_depth": 1,
+    "decoder_heads": 2,
+}
+
+
+def tiny_mae() -> MAE:
+    torch.manual_seed(0)
+    return MAE(
+        TINY["image_size"], TINY["patch_size"], TINY["embed_dim"], TINY["depth"],
+        TINY["num_heads"], TINY["decoder_dim"], TINY["decoder_depth"], TINY["decoder_heads"],
+    )  # fmt: skip
+
+
+def test_sincos_position_embedding():
+    table = sincos_2d(8, 3)
+    assert table.shape == (1 + 9, 8) and not table[0].any()  # a zero row for the cls token
+    # patch (row 1, col 2) is row 1 + 1*3 + 2 = 6: columns encode col = 2, then row = 1
+    freq = 1.0 / 10000 ** (np.arange(2) / 2)
+    expected = np.concatenate(
+        [np.sin(2 * freq), np.cos(2 * freq), np.sin(1 * freq), np.cos(1 * freq)]
+    )
+    np.testing.assert_allclose(table[6], expected, rtol=1e-6)
+
+
+def test_checkerboard_masks_are_complementary_halves():
+    a, b = checkerboard(14).numpy()
+    assert a.sum() == b.sum() == 98 and np.array_equal(a + b, np.ones(196))
+    grid = a.reshape(14, 14)
+    assert grid[0, 0] == 0 and grid[0, 1] == 1  # A removes (i, j) with i + j odd
+    # every removed patch has its four neighbours visible
+    assert not (grid[:, 1:] * grid[:, :-1]).any() and not (grid[1:] * grid[:-1]).any()
+
+
+def test_image_has_variables_as_rows_and_round_trips():
+    x = torch.tensor([[[0.0, 10.0], [1.0, 20.0], [2.0, 30.0], [3.0, 40.0]]])  # L=4, N=2
+    img = to_image(x, 4)
+    assert img.shape == (1, 3, 4, 4) and torch.equal(img[:, 0], img[:, 2])
+    np.testing.assert_allclose(img[0, 0, 0].numpy(), x[0, :, 0].numpy())  # top row: variable 0
+    np.testing.assert_allclose(img[0, 0, -1].numpy(), x[0, :, 1].numpy())  # bottom: variable 1
+    # a smooth window survives the trip to 224 x 224 and back
+    t = torch.linspace(0, 2 * math.pi, 100)
+    smooth = torch.stack([torch.sin(t), torch.cos(t), 0.5 * torch.sin(2 * t)], dim=1)[None]
+    back = from_image(to_image(smooth, 224), 3, 100)
+    assert back.shape == smooth.shape
+    assert torch.max(torch.abs(back - smooth)) < 0.05
+
+
+def test_window_stats_follow_admm():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 50, 3)).astype(np.float32)
+    mu, sigma = window_stats(torch.from_numpy(x))
+    np.testing.assert_allclose(mu.numpy()[:, 0], x.mean(axis=1), rtol=1e-5)
+    expected = np.sqrt(x.var(axis=1) + 1e-5) / 0.4  # population variance, / 0.4
+    np.testing.assert_allclose(sigma.numpy()[:, 0], expected, rtol=1e-5)
+
+
+def test_mae_patchify_and_masking():
+    mae = tiny_mae().eval()
+    img = torch.randn(2, 3, 16, 16)
+    assert torch.equal(mae.unpatchify(mae.patchify(img)), img)
+    noise = checkerboard(4)[0].expand(2, -1)
+    pred = mae(img, noise, 8)
+    assert pred.shape == (2, 16, 4 * 4 * 3)
+    # the prediction depends only on the visible patches (noise 0): changing a masked one
+    changed = img.clone()
+    removed = int(torch.nonzero(noise[0])[0])
+    r, c = divmod(removed, 4)
+    changed[:, :, r * 4 : r * 4 + 4, c * 4 : c * 4 + 4] += 5.0
+    assert torch.allclose(mae(changed, noise, 8), pred, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_made_is_autoregressive_by_its_jacobian(n):
+    torch.manual_seed(0)
+    degrees = torch.arange(n).flip(0)  # a reversed block
+    made = MADE(degrees, hidden=8, n_hidden=2, activation=torch.nn.Tanh)
+    v = torch.randn(n)
+    jac = torch.autograd.functional.jacobian(lambda z: made(z[None])[0][0], v)
+    if n == 1:  # the official quirk: m and α see v itself
+        return
+    for i in range(n):
+        for j in range(n):
+            if degrees[j] > degrees[i]:
+                assert jac[i, j] == 0, f"u_{i} depends on v_{j} of higher degree"
+    _, neg_alpha = made(v[None])
+    expected = neg_alpha.exp()[0].detach().numpy()
+    np.testing.assert_allclose(torch.diagonal(jac).numpy(), expected, rtol=1e-5)
+
+
+def test_flow_log_density_matches_brute_force():
+    torch.manual_seed(1)
+    flow = MAF(n_vars=3, n_blocks=3, hidden=8, n_hidden=1).double()
+    for v in torch.randn(4, 3, dtype=torch.float64):
+
+        def transform(z):
+            for block in flow.blocks:
+                z, _ = block(z[None])
+                z = z[0]
+            return z
+
+        u = transform(v)
+        jac = torch.autograd.functional.jacobian(transform, v)
+        base = -0.5 * ((u - flow.base_mean) ** 2).sum() - 1.5 * math.log(2 * math.pi)
+        expected = base + torch.linalg.slogdet(jac)[1]
+        got = float(flow.log_prob(v[None])[0].detach())
+        assert got == pytest.approx(float(expected.detach()), abs=1e-9)
+
+
+def write_checkpoint(path, mae: MAE | None = None) -> str:
+    torch.save({"model": (mae or tiny_mae()).state_dict()}, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def vanad(weights_path, **extra) -> VANAD:
+    params = {**TINY, "window": 16, "stride": 4, "n_epochs": 1, "random_state": 0, "device": "cpu"}
+    return VANAD(weights_path=str(weights_path), **{**params, **extra})
+
+
+def test_vanad_with_a_checkpoint_runs_and_records_its_hash(tmp_path):
+    sha = write_checkpoint(tmp_path / "mae.pth")
+    settings = RunSettings(
+        detector="vanad",
+        detector_params=vanad(tmp_path / "mae.pth").get_params(),
+        dataset="synthetic",
+        dataset_params={"length": 600, "n_anomalies": 3, "n_channels": 2},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path / "results",
+        data_root=tmp_path,
+        isolate=False,
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "ok", record.get("error")
+    assert record["detector"]["provenance"]["weights_sha256"] == sha
+    assert record["detector"]["faithful"] is True
+
+
+def test_vanad_scores_are_deterministic_and_cover_every_point(tmp_path):
+    write_checkpoint(tmp_path / "mae.pth")
+    rng = np.random.default_rng(0)
+    train, test = (rng.normal(size=(n, 2)).astype(np.float32) for n in (200, 70))
+    a = vanad(tmp_path / "mae.pth").fit(train).score(test)
+    b = vanad(tmp_path / "mae.pth").fit(train).score(test)
+    assert a.shape == (70,) and np.isfinite(a).all() and np.array_equal(a, b)
+    assert np.all(a[64:] == a[63])  # the tail after the last whole window: the policy's ffill
+
+
+def test_a_checkpoint_that_does_not_fit_is_an_error_never_random_weights(tmp_path):
+    other = MAE(16, 4, 32, 1, 2, 8, 1, 2)  # a wider encoder than the detector's
+    write_checkpoint(tmp_path / "mae.pth", other)
+    det = vanad(tmp_path / "mae.pth")
+    with pytest.raises(ValueError, match="does not fit the network"):
+        det.fit(np.zeros((100, 2), dtype=np.float32))
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="Could not read the MAE checkpoint"):
+        vanad(tmp_path / "bad.pth").fit(np.zeros((100, 2), dtype=np.float32))
+
+
+def test_without_weights_vanad_says_where_to_get_them(tmp_path):
+    reason = vanad(tmp_path / "absent.pth").check_available()
+    assert "mae_visualize_vit_base.pth" in reason and str(tmp_path / "absent.pth") in reason
+    assert "https://dl.fbaipublicfiles.com/mae/visualize/" in reason
+    assert "detector=vanad_lite" in reason
