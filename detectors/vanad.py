@@ -454,6 +454,9 @@ class VANAD(_VANADBase):
         The MAE checkpoint (``mae_visualize_vit_base.pth``; a dict with the state dict under
         ``model``, or the state dict itself). None: the user cache
         (``$TSADBENCH_WEIGHTS`` or ``~/.cache/tsadbench/weights``).
+    weights_url : str
+        Where a missing checkpoint is downloaded from on first use (the MAE authors' release;
+        a mirror works). ``TSADBENCH_OFFLINE=1`` forbids the download.
     image_size, patch_size, embed_dim, depth, num_heads, decoder_dim, decoder_depth, \
 decoder_heads : int
         The MAE's shape (defaults: ViT-B/16, 8 × 512 decoder); a checkpoint must match it.
@@ -475,6 +478,7 @@ decoder_heads : int
         lambda_nf: float = 1.0,
         quirks: bool = True,
         weights_path: str | None = None,
+        weights_url: str = MAE_URL,
         image_size: int = 224,
         patch_size: int = 16,
         embed_dim: int = 768,
@@ -498,6 +502,7 @@ decoder_heads : int
         self.lambda_nf = lambda_nf
         self.quirks = quirks
         self.weights_path = weights_path
+        self.weights_url = weights_url
         self.image_size = image_size
         self.patch_size = patch_size
         self.embed_dim = embed_dim
@@ -516,21 +521,31 @@ decoder_heads : int
         return Path(self.weights_path) if self.weights_path else weights_dir() / MAE_FILE
 
     def check_available(self, n_channels: int | None = None) -> str | None:
+        """Available when the checkpoint is on disk, or its URL answers within seconds (the
+        first fit then downloads it)."""
+        from tsadbench.fetch import reachable
+
         path = self.weights_file()
         if not path.is_file():
-            return (
-                f"the pretrained MAE weights {MAE_FILE} are not at {path}. Download them "
-                f"(about 450 MB) from {MAE_URL} into {path.parent}/, or point "
-                f"detector.weights_path at a copy; detector=vanad_lite needs no pretrained "
-                f"weights."
-            )
+            why = reachable(self.weights_url)
+            if why:
+                return (
+                    f"the pretrained MAE weights {path.name} are not at {path} and cannot be "
+                    f"downloaded here ({why}). Fetch them (about 450 MB) from "
+                    f"{self.weights_url} into {path.parent}/ (`tsadbench weights download "
+                    f"vanad`), or point detector.weights_path at a copy; detector=vanad_lite "
+                    f"needs no pretrained weights."
+                )
         return super().check_available(n_channels)
 
     def _prepare_mae(self, windows: NDArray[np.float32]) -> MAE:
+        import sys
+
+        from tsadbench.fetch import download
+
         path = self.weights_file()
-        reason = self.check_available()
-        if reason:
-            raise FileNotFoundError(reason)
+        if not path.is_file():
+            download(self.weights_url, path, progress=sys.stderr.isatty(), timeout=15.0)
         mae = self._new_mae()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

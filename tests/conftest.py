@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import numpy as np
 import pytest
 
@@ -16,3 +19,54 @@ def small_entity() -> Entity:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def serve(files: dict[str, bytes], log: list[str]):
+    """A local HTTP server on 127.0.0.1 for the files the test creates (GET with Range, HEAD);
+    a name ending in ``.cut`` announces 10 bytes more than it sends."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            body = files.get(self.path.lstrip("/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+
+        def do_GET(self):
+            body = files.get(self.path.lstrip("/"))
+            log.append(f"{self.path} {self.headers.get('Range')}")
+            if body is None:
+                self.send_error(404)
+                return
+            start = 0
+            if self.headers.get("Range"):  # bytes=N-
+                start = int(self.headers["Range"].split("=")[1].rstrip("-"))
+                if start >= len(body):
+                    self.send_error(416)
+                    return
+                self.send_response(206)
+            else:
+                self.send_response(200)
+            cut = self.path.endswith(".cut")  # announce more than is sent, then hang up
+            self.send_header("Content-Length", str(len(body) - start + (10 if cut else 0)))
+            self.end_headers()
+            self.wfile.write(body[start:])
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture
+def http():
+    files: dict[str, bytes] = {}
+    log: list[str] = []
+    server, url = serve(files, log)
+    yield files, url, log
+    server.shutdown()

@@ -11,6 +11,7 @@ outside ``target`` (absolute paths, ``..``, links).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -50,13 +51,21 @@ def verify(path: Path, sha256: str) -> None:
         )
 
 
+def offline() -> bool:
+    """``TSADBENCH_OFFLINE=1`` forbids every download."""
+    return os.environ.get("TSADBENCH_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
 def download(
     url: str, dest: Path, sha256: str | None = None, *, progress: bool = True, timeout: float = 60.0
 ) -> Path:
-    """Fetch ``url`` to ``dest`` (resuming a ``.part`` file), verify ``sha256`` when given."""
+    """Fetch ``url`` to ``dest`` (resuming a ``.part`` file), verify ``sha256`` when given and
+    the size the server announced. ``timeout``: seconds to connect and between reads."""
     dest = Path(dest)
     if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
         return dest
+    if offline():
+        raise OSError(f"Not downloading {url}: TSADBENCH_OFFLINE=1 forbids the network.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -76,16 +85,24 @@ def download(
                         bar.update(done)
                 if bar:
                     bar.close()
+            if size is not None and done != size:
+                raise OSError(
+                    f"Could not download {url}: the connection ended after {done} of {size} "
+                    f"bytes. The partial file {part} is kept and the next attempt resumes it."
+                )
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # the part file is already complete
             pass
         else:
             raise OSError(f"Could not download {url}: HTTP {exc.code} {exc.reason}.") from None
-    except urllib.error.URLError as exc:
-        raise OSError(
-            f"Could not download {url}: {exc.reason}. The partial file {part} is kept "
-            f"and the next attempt resumes it."
-        ) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        kept = (
+            f" The partial file {part} is kept and the next attempt resumes it."
+            if part.exists() and part.stat().st_size
+            else ""
+        )
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        raise OSError(f"Could not download {url}: {reason}.{kept}") from None
     if sha256 is not None:
         try:
             verify(part, sha256)
@@ -94,6 +111,19 @@ def download(
             raise
     os.replace(part, dest)
     return dest
+
+
+def reachable(url: str, timeout: float = 5.0) -> str | None:
+    """None when ``url`` answers a HEAD request within ``timeout`` seconds, else why not."""
+    if offline():
+        return "TSADBENCH_OFFLINE=1 forbids the network"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"{url} answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return f"{url} is unreachable ({getattr(exc, 'reason', exc)})"
 
 
 def _inside(target: Path, name: str) -> Path:

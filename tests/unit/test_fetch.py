@@ -5,53 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tsadbench.fetch import ChecksumError, download, extract
-
-
-def serve(files: dict[str, bytes], log: list[str]):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = files.get(self.path.lstrip("/"))
-            log.append(f"{self.path} {self.headers.get('Range')}")
-            if body is None:
-                self.send_error(404)
-                return
-            start = 0
-            if self.headers.get("Range"):  # bytes=N-
-                start = int(self.headers["Range"].split("=")[1].rstrip("-"))
-                if start >= len(body):
-                    self.send_error(416)
-                    return
-                self.send_response(206)
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            self.wfile.write(body[start:])
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-@pytest.fixture
-def http():
-    files: dict[str, bytes] = {}
-    log: list[str] = []
-    server, url = serve(files, log)
-    yield files, url, log
-    server.shutdown()
 
 
 def sha(data: bytes) -> str:
@@ -229,3 +189,24 @@ def test_data_download_of_an_archive_keeps_its_files_and_records_hashes(http, tm
     assert len(load_dataset("ucr", tmp_path).entities[0].test) == 7
     verify = CliRunner().invoke(app, ["data", "verify", "ucr", "--data-root", str(tmp_path)])
     assert verify.exit_code == 0 and "1 unverified" in verify.stdout
+
+
+def test_a_download_cut_short_is_not_accepted_and_resumes(http, tmp_path):
+    files, url, log = http
+    body = bytes(range(256)) * 10
+    files["w.bin.cut"] = body
+    with pytest.raises(OSError, match=r"IncompleteRead|ended after"):
+        download(url + "w.bin.cut", tmp_path / "w.bin", progress=False)
+    assert not (tmp_path / "w.bin").exists()  # never under the final name
+    files["w.bin"] = body  # the mirror is fixed: the next attempt resumes the part file
+    assert download(url + "w.bin", tmp_path / "w.bin", progress=False).read_bytes() == body
+    assert log[-1] == f"/w.bin bytes={len(body)}-"  # resumed where the cut left off
+
+
+def test_offline_forbids_the_network(http, tmp_path, monkeypatch):
+    files, url, log = http
+    files["a.bin"] = b"abc"
+    monkeypatch.setenv("TSADBENCH_OFFLINE", "1")
+    with pytest.raises(OSError, match="TSADBENCH_OFFLINE=1 forbids the network"):
+        download(url + "a.bin", tmp_path / "a.bin", progress=False)
+    assert log == []

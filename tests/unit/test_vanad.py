@@ -188,8 +188,46 @@ def test_a_checkpoint_that_does_not_fit_is_an_error_never_random_weights(tmp_pat
         vanad(tmp_path / "bad.pth").fit(np.zeros((100, 2), dtype=np.float32))
 
 
-def test_without_weights_vanad_says_where_to_get_them(tmp_path):
+def test_without_weights_vanad_says_where_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSADBENCH_OFFLINE", "1")  # no probe of the real URL from a test
     reason = vanad(tmp_path / "absent.pth").check_available()
     assert "mae_visualize_vit_base.pth" in reason and str(tmp_path / "absent.pth") in reason
     assert "https://dl.fbaipublicfiles.com/mae/visualize/" in reason
     assert "detector=vanad_lite" in reason
+
+
+def test_first_use_downloads_the_checkpoint_from_its_url(http, tmp_path):
+    files, url, _ = http
+    write_checkpoint(tmp_path / "served.pth")
+    files["mae.pth"] = (tmp_path / "served.pth").read_bytes()
+    target = tmp_path / "cache" / "mae.pth"
+    det = vanad(target, weights_url=url + "mae.pth")
+    assert det.check_available() is None  # reachable: the fit downloads it
+    det.fit(np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32))
+    assert target.read_bytes() == files["mae.pth"]
+    expected = hashlib.sha256(files["mae.pth"]).hexdigest()
+    assert det.provenance()["weights_sha256"] == expected
+
+
+def test_without_weights_offline_vanad_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSADBENCH_OFFLINE", "1")
+    reason = vanad(tmp_path / "absent.pth").check_available()
+    assert "TSADBENCH_OFFLINE=1 forbids the network" in reason
+    assert "tsadbench weights download vanad" in reason
+
+
+def test_weights_download_command(http, tmp_path):
+    from typer.testing import CliRunner
+
+    from tsadbench.cli import app
+
+    files, url, _ = http
+    files["mae.pth"] = b"weights" * 100
+    dest = tmp_path / "w.pth"
+    args = ["weights", "download", "vanad", "--url", url + "mae.pth", "--dest", str(dest)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.stderr
+    assert dest.read_bytes() == files["mae.pth"]
+    assert hashlib.sha256(files["mae.pth"]).hexdigest() in done.stderr
+    missing = CliRunner().invoke(app, ["weights", "download", "nosuch"])
+    assert missing.exit_code == 1 and "no weights are known for 'nosuch'" in missing.stderr

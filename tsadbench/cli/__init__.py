@@ -14,6 +14,7 @@ from tsadbench.cli import leaderboard as leaderboard_cmd
 from tsadbench.cli import list as list_cmd
 from tsadbench.cli import report as report_cmd
 from tsadbench.cli import run as run_cmd
+from tsadbench.cli import weights as weights_cmd
 
 app = typer.Typer(
     name="tsadbench",
@@ -48,6 +49,7 @@ app.add_typer(data_cmd.app, name="data")
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("report")(report_cmd.report)
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
+app.add_typer(weights_cmd.app, name="weights")
 
 
 def main() -> None:
