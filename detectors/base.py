@@ -109,6 +109,11 @@ class BaseDetector:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def setting_deviations(self) -> list[str]:
+        """Deviations from the paper or official code that these settings add to the ones the
+        registration declares (e.g. a flag that turns off a quirk); none by default."""
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """What a fitted detector adds to the run record's provenance (e.g. the sha256 of the
         pretrained weights it loaded); nothing by default."""

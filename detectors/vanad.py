@@ -329,6 +329,15 @@ class _VANADBase(TorchDetector):
             c(name, isinstance(value, (int, float)) and value >= 0, "a float >= 0")
         c("quirks", isinstance(self.quirks, bool), "true or false")
 
+    def setting_deviations(self) -> list[str]:
+        if self.quirks:
+            return []
+        return [
+            "quirks=false: the image is built from the window normalised by its own statistics "
+            "(as VisionTS), the flow is fit on the ADMM-mapped reconstruction, and its base "
+            "mean is zero; the official code does none of these."
+        ]
+
     # the frozen MAE stage
     def _new_mae(self) -> MAE:
         return MAE(

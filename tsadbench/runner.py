@@ -371,7 +371,7 @@ def _run_entity(
         "detector": {
             **spec["detector"],
             "faithful": meta.get("faithful", True),
-            "deviations": list(meta.get("deviations", ())),
+            "deviations": [*meta.get("deviations", ()), *det.setting_deviations()],
         },
         "dataset": {
             **spec["dataset"],
