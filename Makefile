@@ -37,14 +37,15 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/mypy
 
 # the CI suite needs the real data: TSADBENCH_DATA=../shared/data (`.ci/run` sets it)
+# a fresh folder for the records and for the frozen-network cache: nothing earlier is reused
 suite: $(STAMP) ## The CI suite (suite=ci) in a fresh folder, then `leaderboard check` against the baseline
 	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
-	$(BIN)/tsadbench run suite=ci results_dir=$$dir && \
+	TSADBENCH_CACHE=$$dir/.cache $(BIN)/tsadbench run suite=ci results_dir=$$dir && \
 	$(BIN)/tsadbench leaderboard check $$dir --baseline leaderboard/baseline.json
 
 baseline: $(STAMP) ## Run the CI suite and rewrite leaderboard/baseline.json (commit it with the change)
 	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
-	$(BIN)/tsadbench run suite=ci results_dir=$$dir && \
+	TSADBENCH_CACHE=$$dir/.cache $(BIN)/tsadbench run suite=ci results_dir=$$dir && \
 	$(BIN)/tsadbench leaderboard update $$dir --baseline leaderboard/baseline.json
 
 format: $(STAMP) ## Apply ruff's formatting and import order

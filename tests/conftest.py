@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -7,6 +9,9 @@ import numpy as np
 import pytest
 
 from tsadbench.data import Entity, load_dataset
+
+# frozen-network caches of the test session go to a folder of their own, not the user's cache
+os.environ["TSADBENCH_CACHE"] = tempfile.mkdtemp(prefix="tsadbench-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ def run_key(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(spec).encode()).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -93,9 +93,9 @@ def write(
             f"A run record's status must be one of {STATUSES}. Got {record.get('status')!r}."
         )
     if scores is not None:
-        _atomic_write(folder / SCORES, npz_bytes(scores))
+        atomic_write(folder / SCORES, npz_bytes(scores))
     text = json.dumps(_json_safe(dict(record)), indent=2, sort_keys=True, allow_nan=True)
-    _atomic_write(folder / RECORD, text.encode())
+    atomic_write(folder / RECORD, text.encode())
     return folder
 
 

@@ -237,3 +237,27 @@ def test_weights_download_command(http, tmp_path):
     assert hashlib.sha256(files["mae.pth"]).hexdigest() in done.stderr
     missing = CliRunner().invoke(app, ["weights", "download", "nosuch"])
     assert missing.exit_code == 1 and "no weights are known for 'nosuch'" in missing.stderr
+
+
+def test_the_frozen_stage_is_cached_and_a_corrupt_entry_is_recomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSADBENCH_CACHE", str(tmp_path / "cache"))
+    write_checkpoint(tmp_path / "mae.pth")
+    calls = []
+    original = MAE.forward
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(MAE, "forward", counting)
+    rng = np.random.default_rng(0)
+    train, test = (rng.normal(size=(n, 2)).astype(np.float32) for n in (200, 64))
+    first = vanad(tmp_path / "mae.pth").fit(train).score(test)
+    assert calls and len(list((tmp_path / "cache").glob("*.npz"))) == 2  # train and test
+    calls.clear()
+    again = vanad(tmp_path / "mae.pth", n_blocks=3).fit(train).score(test)  # another flow
+    assert calls == [] and np.isfinite(again).all()  # the MAE stage was skipped entirely
+    for entry in (tmp_path / "cache").glob("*.npz"):
+        entry.write_bytes(entry.read_bytes()[:100])  # a partial write
+    third = vanad(tmp_path / "mae.pth").fit(train).score(test)
+    assert calls and np.array_equal(third, first)  # recomputed, same numbers
