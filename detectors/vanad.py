@@ -188,6 +188,77 @@ class MAE(nn.Module):
         return out
 
 
+# facebook/vit-mae-base (Hugging Face ViTMAEForPreTraining) -> the official MAE's names. Both the
+# hub checkpoint's names and those of transformers >= 5 are accepted.
+_HF_LAYER = {
+    "attention.attention.query": "q",
+    "attention.q_proj": "q",
+    "attention.attention.key": "k",
+    "attention.k_proj": "k",
+    "attention.attention.value": "v",
+    "attention.v_proj": "v",
+    "attention.output.dense": "attn.proj",
+    "attention.o_proj": "attn.proj",
+    "intermediate.dense": "mlp.fc1",
+    "mlp.fc1": "mlp.fc1",
+    "output.dense": "mlp.fc2",
+    "mlp.fc2": "mlp.fc2",
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+}
+_HF_TOP = {
+    "vit.embeddings.cls_token": "cls_token",
+    "vit.embeddings.position_embeddings": "pos_embed",
+    "vit.embeddings.patch_embeddings.projection": "patch_embed.proj",
+    "vit.layernorm": "norm",
+    "decoder.mask_token": "mask_token",
+    "decoder.decoder_pos_embed": "decoder_pos_embed",
+    "decoder.decoder_embed": "decoder_embed",
+    "decoder.decoder_norm": "decoder_norm",
+    "decoder.decoder_pred": "decoder_pred",
+}
+
+
+_HF_LAYER_KEY = (
+    r"^(vit\.encoder\.layer|vit\.layers|decoder\.decoder_layers)\.(\d+)\.(.+)\.(weight|bias)$"
+)
+
+
+def hf_to_mae(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Convert a Hugging Face ``ViTMAEForPreTraining`` state dict (``facebook/vit-mae-base``)
+    to the official MAE's names: per layer, query, key and value are stacked into timm's
+    ``qkv``. A key the map does not know is an error (nothing is silently dropped)."""
+    import re
+
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        layer = re.match(_HF_LAYER_KEY, key)
+        if layer:
+            group, idx, inner, kind = layer.groups()
+            blocks = "decoder_blocks" if group.startswith("decoder") else "blocks"
+            if inner not in _HF_LAYER:
+                raise KeyError(f"The Hugging Face MAE key {key!r} has no counterpart.")
+            target = _HF_LAYER[inner]
+            if target in ("q", "k", "v"):
+                qkv.setdefault((f"{blocks}.{idx}.attn.qkv.{kind}", kind), {})[target] = value
+            else:
+                out[f"{blocks}.{idx}.{target}.{kind}"] = value
+            continue
+        stem, _, kind = key.rpartition(".")
+        if key in _HF_TOP:
+            out[_HF_TOP[key]] = value
+        elif stem in _HF_TOP and kind in ("weight", "bias"):
+            out[f"{_HF_TOP[stem]}.{kind}"] = value
+        else:
+            raise KeyError(f"The Hugging Face MAE key {key!r} has no counterpart.")
+    for (name, _), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise KeyError(f"{name}: the checkpoint lacks {sorted({'q', 'k', 'v'} - set(parts))}.")
+        out[name] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out
+
+
 def checkerboard(grid: int) -> torch.Tensor:
     """The two complementary masks of §1.4, shape (2, grid²): mask A removes patch (i, j) when
     i + j is odd, mask B when it is even (1 = removed)."""
@@ -505,7 +576,8 @@ class VANAD(_VANADBase):
         statistics, flow fit on the ADMM-mapped ``ŷ``, zero base mean), a deviation.
     weights_path : str or None
         The MAE checkpoint (``mae_visualize_vit_base.pth``; a dict with the state dict under
-        ``model``, or the state dict itself). None: the user cache
+        ``model``, or the state dict itself), or a ``.safetensors`` state dict of Hugging Face's
+        ``facebook/vit-mae-base`` (the same network; converted through a key map). None: the user cache
         (``$TSADBENCH_WEIGHTS`` or ``~/.cache/tsadbench/weights``).
     weights_url : str
         Where a missing checkpoint is downloaded from on first use (the MAE authors' release;
@@ -601,13 +673,22 @@ decoder_heads : int
             download(self.weights_url, path, progress=sys.stderr.isatty(), timeout=15.0)
         mae = self._new_mae()
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            if path.suffix == ".safetensors":  # facebook/vit-mae-base from the Hugging Face hub
+                from safetensors.torch import load_file
+
+                state = hf_to_mae(load_file(str(path)))
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = state.get("model", state) if isinstance(state, dict) else state
+        except ImportError:
+            raise ValueError(
+                f"{path} is a safetensors file: reading it needs `pip install safetensors`."
+            ) from None
         except Exception as exc:
             raise ValueError(
                 f"Could not read the MAE checkpoint {path}: {type(exc).__name__}: {exc}. "
-                f"Delete it and download it again from {MAE_URL}."
+                f"Delete it and download it again from {self.weights_url}."
             ) from None
-        state = state.get("model", state) if isinstance(state, dict) else state
         try:
             mae.load_state_dict(state, strict=True)
         except RuntimeError as exc:

@@ -261,3 +261,74 @@ def test_the_frozen_stage_is_cached_and_a_corrupt_entry_is_recomputed(tmp_path, 
         entry.write_bytes(entry.read_bytes()[:100])  # a partial write
     third = vanad(tmp_path / "mae.pth").fit(train).score(test)
     assert calls and np.array_equal(third, first)  # recomputed, same numbers
+
+
+def hf_model():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTMAEConfig(
+        image_size=16, patch_size=4, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, decoder_hidden_size=8, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2, decoder_intermediate_size=32, mask_ratio=0.5,
+        layer_norm_eps=1e-6,  # the official MAE's (the hub config says 1e-12)
+    )  # fmt: skip
+    torch.manual_seed(3)
+    return transformers.ViTMAEForPreTraining(config).eval()
+
+
+def old_hub_names(state):
+    """The names of the hub's facebook/vit-mae-base file (transformers < 5)."""
+    renames = {
+        "attention.q_proj": "attention.attention.query",
+        "attention.k_proj": "attention.attention.key",
+        "attention.v_proj": "attention.attention.value",
+        "attention.o_proj": "attention.output.dense",
+        "mlp.fc1": "intermediate.dense",
+        "mlp.fc2": "output.dense",
+    }
+    out = {}
+    for key, value in state.items():
+        key = key.replace("vit.layers.", "vit.encoder.layer.")
+        for new, old in renames.items():
+            key = key.replace(f".{new}.", f".{old}.")
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("names", ["transformers", "hub"])
+def test_the_mae_reproduces_hugging_face_vit_mae_under_the_same_masks(names):
+    from tsadbench.detectors.vanad import hf_to_mae
+
+    hf = hf_model()
+    state = hf.state_dict()
+    if names == "hub":
+        state = old_hub_names(state)
+    ours = MAE(16, 4, 16, 2, 2, 8, 1, 2).eval()
+    ours.load_state_dict(hf_to_mae(state), strict=True)
+    img = torch.randn(3, 3, 16, 16)
+    for mask in checkerboard(4):
+        noise = mask.expand(3, -1).contiguous()
+        with torch.no_grad():
+            expected = hf(pixel_values=img, noise=noise).logits
+            got = ours(img, noise, 8)
+        assert torch.allclose(got, expected, atol=1e-4), float((got - expected).abs().max())
+
+
+def test_vanad_loads_a_safetensors_state_dict_of_vit_mae(tmp_path):
+    safetensors = pytest.importorskip("safetensors.torch")
+    hf = hf_model()
+    path = tmp_path / "vit-mae.safetensors"
+    safetensors.save_file({k: v.contiguous() for k, v in hf.state_dict().items()}, str(path))
+    det = vanad(path, embed_dim=16, depth=2, decoder_dim=8)
+    det.fit(np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32))
+    converted = {k: v for k, v in det.mae_.state_dict().items()}
+    from tsadbench.detectors.vanad import hf_to_mae
+
+    for key, value in hf_to_mae(hf.state_dict()).items():
+        assert torch.equal(converted[key], value)
+
+
+def test_an_unknown_hugging_face_key_is_an_error():
+    from tsadbench.detectors.vanad import hf_to_mae
+
+    with pytest.raises(KeyError, match="has no counterpart"):
+        hf_to_mae({"vit.pooler.dense.weight": torch.zeros(2, 2)})
