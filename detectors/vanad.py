@@ -577,8 +577,8 @@ class VANAD(_VANADBase):
     weights_path : str or None
         The MAE checkpoint (``mae_visualize_vit_base.pth``; a dict with the state dict under
         ``model``, or the state dict itself), or a ``.safetensors`` state dict of Hugging Face's
-        ``facebook/vit-mae-base`` (the same network; converted through a key map). None: the user cache
-        (``$TSADBENCH_WEIGHTS`` or ``~/.cache/tsadbench/weights``).
+        ``facebook/vit-mae-base`` (the same network; converted through a key map). None: the
+        user cache (``$TSADBENCH_WEIGHTS`` or ``~/.cache/tsadbench/weights``).
     weights_url : str
         Where a missing checkpoint is downloaded from on first use (the MAE authors' release;
         a mirror works). ``TSADBENCH_OFFLINE=1`` forbids the download.
