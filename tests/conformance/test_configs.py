@@ -125,3 +125,23 @@ def test_the_ci_suite_sweeps_every_registered_detector_over_four_datasets():
         assert cfg.detector.n_epochs == 3 and cfg.dataset.test_slice == [4000, 6000]
     with composed("detector=memae", "dataset=smd") as cfg:
         assert cfg.detector.n_epochs == 50 and "test_slice" not in cfg.dataset
+
+
+def test_the_vanad_reproduction_suite_carries_the_published_table():
+    from tsadbench.cli.run import register_resolvers
+
+    register_resolvers()
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        cfg = compose(
+            config_name="config",
+            overrides=["suite=paper_vanad", "detector=vanad", "dataset=msl_concat"],
+            return_hydra_config=True,
+        )
+    assert cfg.hydra.sweeper.params.dataset == "msl_concat,psm"
+    assert cfg.paper.scores.msl_concat.vus_pr == 0.297 and cfg.paper.scores.psm.auc_roc == 0.815
+    assert list(cfg.dataset.channels) == [0]  # VAN-AD's MSL is channel 0 only
+    # the official MSL settings, from conf/per_dataset/, also outside the suite
+    assert cfg.detector.lambda_nf == 0.001 and cfg.detector.lr == 0.005
+    with composed("detector=vanad", "dataset=psm") as plain:
+        assert plain.detector.window == 196 and plain.detector.n_blocks == 5
+        assert "paper" not in plain and plain.dataset.get("train_slice") is None

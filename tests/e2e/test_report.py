@@ -191,3 +191,31 @@ def test_failed_runs_are_listed_and_never_averaged(tmp_path):
     assert [f[0] for f in report.board.failed] == ["knn"]
     page = report.html.read_text()
     assert "Runs that did not finish (not averaged)" in page and "WindowKNN" in page
+
+
+def test_published_scores_stand_beside_ours(tmp_path):
+    paper = {
+        "source": "A paper, Table 1",
+        "detector": "pca",
+        "scores": {"synthetic": {"auc_pr": 0.5, "vus_pr": 0.9}},
+    }
+    settings = RunSettings(
+        detector="pca",
+        detector_params={},
+        dataset="synthetic",
+        dataset_params={"length": 600, "n_anomalies": 3, "n_channels": 2},
+        metrics=METRICS,
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+        config={"paper": paper, "data_root": None},
+    )
+    [record] = run(settings, log=lambda _: None)
+    report = build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
+    md = report.markdown.read_text()
+    assert "## Published versus ours" in md
+    ours = record["metrics"]["auc_pr"]
+    row = f"| pca | synthetic | auc_pr | 0.500 | {ours:.3f} | {ours - 0.5:+.3f} | A paper, Table 1 |"
+    assert row in md
+    assert "Published versus ours" in report.html.read_text()

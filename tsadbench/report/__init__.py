@@ -129,6 +129,44 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
     return out
 
 
+def published(runs: pd.DataFrame) -> list[list[str]]:
+    """Rows "detector, dataset, metric, published, ours, ours − published, source" for every
+    published score that a reproduction suite's config carries (``paper:`` with ``detector``,
+    ``source`` and ``scores``: dataset -> metric -> value), beside our mean ± std over seeds of
+    the runs of that detector and dataset (entities averaged within a seed)."""
+    import numpy as np
+
+    papers: dict[str, dict[str, Any]] = {}
+    for folder in runs["folder"].unique():
+        record = store.read(Path(folder).parent, Path(folder).name) or {}
+        paper = (record.get("config") or {}).get("paper")
+        if isinstance(paper, dict) and paper.get("detector") and paper.get("scores"):
+            papers[f"{paper['detector']}|{paper.get('source')}"] = paper
+    rows = []
+    ok = runs[runs["status"] == "ok"]
+    for paper in papers.values():
+        det = str(paper["detector"])
+        for dataset, scores in sorted(paper["scores"].items()):
+            mine = ok[(ok["detector"] == det) & (ok["dataset"] == dataset)]
+            for metric, value in sorted(scores.items()):
+                col = f"metric/{metric}"
+                per_seed = mine.groupby("seed")[col].mean() if col in mine else None
+                if per_seed is not None and len(per_seed):
+                    mean, std = float(per_seed.mean()), float(per_seed.std())
+                    ours = f"{mean:.3f}" + ("" if np.isnan(std) else f" ± {std:.3f}")
+                    diff = f"{mean - float(value):+.3f}"
+                else:
+                    ours, diff = "– (no finished run)", "–"
+                source = str(paper.get("source", ""))
+                rows.append([det, dataset, metric, f"{float(value):.3f}", ours, diff, source])
+    return rows
+
+
+PUBLISHED_HEADER = [
+    "detector", "dataset", "metric", "published", "ours", "ours − published", "source",
+]  # fmt: skip
+
+
 AGGREGATES = ("mean", "pooled")
 
 
@@ -253,14 +291,15 @@ def build(
     board = leaderboard(table, chosen)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    paper_rows = published(runs)
+    text = "# tsadbench leaderboard\n\n" + aggregation_note(aggregate, chosen[0]) + "\n\n"
+    text += NOTE + leaderboard_markdown(table, chosen)
+    if paper_rows:
+        text += "\n## Published versus ours\n\n| " + " | ".join(PUBLISHED_HEADER) + " |\n"
+        text += "|" + "---|" * len(PUBLISHED_HEADER) + "\n"
+        text += "".join("| " + " | ".join(r) + " |\n" for r in paper_rows)
     md = out / "leaderboard.md"
-    md.write_text(
-        "# tsadbench leaderboard\n\n"
-        + aggregation_note(aggregate, chosen[0])
-        + "\n\n"
-        + NOTE
-        + leaderboard_markdown(table, chosen)
-    )
+    md.write_text(text)
     csv = out / "results.csv"
     runs.drop(columns=["folder"]).to_csv(csv, index=False)
     html = out / "report.html"
@@ -269,7 +308,9 @@ def build(
             f"No entity {', '.join(map(repr, plot_entities))} in these records; they hold: "
             f"{', '.join(sorted(map(str, runs['entity'].unique()))[:20])}."
         )
-    html.write_text(render(runs, table, board, chosen, aggregate, str(results_dir), plot_entities))
+    html.write_text(
+        render(runs, table, board, chosen, aggregate, str(results_dir), plot_entities, paper_rows)
+    )
     return Report(board=board, markdown=md, csv=csv, html=html)
 
 

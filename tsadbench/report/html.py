@@ -87,11 +87,12 @@ def render(
     aggregate: str,
     source: str,
     plot_entities: Sequence[str] = (),
+    paper_rows: Sequence[Sequence[str]] = (),
 ) -> str:
     """The page. ``runs``: one row per record; ``table``: what the leaderboard aggregated (the
     runs, or their pooled rows); ``metrics[0]`` ranks; ``plot_entities``: the entities to plot
     (default: the first two of each dataset)."""
-    from tsadbench.report import NOTE, aggregation_note
+    from tsadbench.report import NOTE, PUBLISHED_HEADER, aggregation_note
 
     metric = metrics[0]
     col = f"metric/{metric}"
@@ -109,6 +110,13 @@ def render(
         f"<p class='note'>{_md(aggregation_note(aggregate, metric))} {_md(NOTE)}</p>",
         _table(board.header, board.rows),
     ]
+    if paper_rows:
+        parts.append("<h2>Published versus ours</h2>")
+        parts.append(
+            "<p class='note'>The scores a reproduction suite's paper published, beside ours "
+            "(mean ± std over seeds) on the same detector and dataset.</p>"
+        )
+        parts.append(_table(PUBLISHED_HEADER, paper_rows))
     parts += _ranks_section(ok, col, metric)
     parts += _seed_section(ok, col, metric)
     parts += _entity_section(ok, col, metric)
