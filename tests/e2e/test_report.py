@@ -216,6 +216,6 @@ def test_published_scores_stand_beside_ours(tmp_path):
     md = report.markdown.read_text()
     assert "## Published versus ours" in md
     ours = record["metrics"]["auc_pr"]
-    row = f"| pca | synthetic | auc_pr | 0.500 | {ours:.3f} | {ours - 0.5:+.3f} | A paper, Table 1 |"
+    row = f"| pca | synthetic | auc_pr | 0.500 | {ours:.3f} | {ours - 0.5:+.3f} | A paper, Table 1"
     assert row in md
     assert "Published versus ours" in report.html.read_text()
