@@ -332,3 +332,33 @@ def test_an_unknown_hugging_face_key_is_an_error():
 
     with pytest.raises(KeyError, match="has no counterpart"):
         hf_to_mae({"vit.pooler.dense.weight": torch.zeros(2, 2)})
+
+
+@pytest.mark.slow
+def test_a_full_size_checkpoint_is_downloaded_loaded_and_run(http, tmp_path):
+    """The real network's shape end to end: a randomly initialised ViT-B/16 + 8 × 512 MAE
+    (about 450 MB) served from 127.0.0.1, fetched on first use, loaded strictly, run."""
+    files, url, _ = http
+    torch.manual_seed(0)
+    write_checkpoint(tmp_path / "served.pth", MAE())
+    files["mae_visualize_vit_base.pth"] = (tmp_path / "served.pth").read_bytes()
+    (tmp_path / "served.pth").unlink()
+    det = VANAD(
+        window=32,
+        stride=16,
+        n_epochs=1,
+        batch_size=8,
+        weights_path=str(tmp_path / "cache" / "mae_visualize_vit_base.pth"),
+        weights_url=url + "mae_visualize_vit_base.pth",
+        random_state=0,
+        device="cpu",
+    )
+    assert det.check_available() is None
+    rng = np.random.default_rng(0)
+    det.fit(rng.normal(size=(96, 3)).astype(np.float32))
+    scores = det.score(rng.normal(size=(64, 3)).astype(np.float32))
+    assert scores.shape == (64,) and np.isfinite(scores).all()
+    assert (
+        det.provenance()["weights_sha256"]
+        == hashlib.sha256(files["mae_visualize_vit_base.pth"]).hexdigest()
+    )
