@@ -106,23 +106,22 @@ def bench_mae(n_windows: int) -> None:
     print(f"VAN-AD MAE stage, {n_windows} windows of 100 x 38, two passes, {threads} threads")
     print(f"{'device':<8} {'precision':<10} {'first_s':>8} {'windows/s':>10} {'cached_s':>9}")
     for device in devices:
-        det = VANAD(device=device, batch_size=32)
+        precision = "bf16" if device == "cuda" else "fp32"
+        det = VANAD(device=device, batch_size=32, precision=precision)
         det.device_ = device
         torch.manual_seed(0)
         det.mae_ = MAE().to(device).eval()
         det.mae_hash_ = f"bench-{device}"
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            if device == "cuda":
-                det._run_mae(windows[:32])  # warm-up
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            det._reconstruct(windows)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t1 = time.perf_counter()
-            det._reconstruct(windows)
-            t2 = time.perf_counter()
-        precision = "bf16" if device == "cuda" else "fp32"
+        if device == "cuda":
+            det._run_mae(windows[:32])  # warm-up
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        det._reconstruct(windows)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        det._reconstruct(windows)
+        t2 = time.perf_counter()
         rate = n_windows / (t1 - t0)
         print(f"{device:<8} {precision:<10} {t1 - t0:>8.2f} {rate:>10.1f} {t2 - t1:>9.3f}")
 

@@ -327,3 +327,17 @@ def test_leaderboard_shows_seed_spread_and_lists_failed_runs(tmp_path):
     assert "| knn | synthetic | series_0 | 0 | error | ValueError: WindowKNN needs" in md
     [knn] = [line for line in md.splitlines() if line.startswith("| knn") and "/" in line]
     assert "| 0 / 1 |" in knn and "NaN" in knn  # listed, never averaged as 0
+
+
+def test_a_users_dataset_config_picks_up_a_papers_per_dataset_settings(tmp_path):
+    # a TAB file brought as CSV under the name VAN-AD's config uses: its settings apply
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "gecco.yaml").write_text("defaults:\n  - csv\npath: /x/GECCO.csv\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tsadbench", "run", "--config-dir", str(tmp_path),
+         "detector=vanad", "dataset=gecco", "--cfg", "job"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "window: 50" in done.stdout and "lambda_nf: 0.05" in done.stdout
+    assert "path: /x/GECCO.csv" in done.stdout

@@ -362,3 +362,25 @@ def test_a_full_size_checkpoint_is_downloaded_loaded_and_run(http, tmp_path):
         det.provenance()["weights_sha256"]
         == hashlib.sha256(files["mae_visualize_vit_base.pth"]).hexdigest()
     )
+
+
+def test_bf16_precision_is_close_to_fp32_and_cached_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSADBENCH_CACHE", str(tmp_path / "cache"))
+    write_checkpoint(tmp_path / "mae.pth")
+    train = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
+    full = vanad(tmp_path / "mae.pth")
+    full.fit(train)
+    half = vanad(tmp_path / "mae.pth", precision="bf16")
+    half.fit(train)
+    windows = sliding_windows_view(train)
+    a, b = full._reconstruct(windows), half._reconstruct(windows)
+    assert not np.array_equal(a, b)  # bf16 arithmetic really ran, and has its own cache entry
+    assert np.max(np.abs(a - b)) < 0.05 * np.max(np.abs(a))
+    with pytest.raises(ValueError, match="'fp32' or 'bf16'"):
+        vanad(tmp_path / "mae.pth", precision="fp16").check_params()
+
+
+def sliding_windows_view(x):
+    from tsadbench.data.windows import sliding_windows
+
+    return np.ascontiguousarray(sliding_windows(x, 16, 4))
