@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from tsadbench.metrics.thresholds import PROTOCOLS, threshold
+from tsadbench.metrics.thresholds import PROTOCOLS, predictions
 from tsadbench.metrics.validation import check_labels_scores
 from tsadbench.registry import METRICS, list_metrics, register_metric
 
@@ -191,8 +191,8 @@ def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None
         _, thr = oracle(labels, scores, **source_params, **spec.protocol_params)
         return float(entry.obj(labels, scores >= thr, **spec.params))
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
-    thr = threshold(spec.protocol, scores, train, **spec.protocol_params)
-    return float(entry.obj(labels, scores > thr, **spec.params))
+    predicted = predictions(spec.protocol, scores, train, **spec.protocol_params)
+    return float(entry.obj(labels, predicted, **spec.params))
 
 
 def evaluate(

@@ -25,6 +25,15 @@ Every value of a threshold-dependent metric carries its protocol's name, ``<metr
     distribution: named so, apart from ``pot_train``.
 ``fixed(t)``
     A threshold given by the user.
+``orion_window(window=0.33, step=0.1, k=4.0, padding=50, min_percent=0.13)``
+    Orion's ``find_anomalies`` as its TadGAN pipelines call it: windows over ``window`` of the
+    test scores, moved by ``step`` of a window; in each, the points above mean + k·std, padded
+    by ``padding`` points each side, make sequences, pruned like Hundman et al. (a sequence is
+    kept only while its maximum stands ``min_percent`` above the next one, the largest
+    non-flagged score included); the sequences of all windows merged. It predicts intervals,
+    not one threshold (points inside them are predicted anomalous; merged intervals never
+    touch, so their runs are the intervals). Label-free, but it reads the test distribution:
+    named so.
 
 POT fit: the maximum-likelihood generalised Pareto distribution found with Grimshaw's
 reduction to one variable, maximised over its whole feasible range (with the exponential
@@ -46,7 +55,8 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Protocol:
-    """A threshold protocol: its function and what it reads."""
+    """A threshold protocol: its function and what it reads. ``fn`` gives one threshold
+    (predictions: ``score > threshold``); ``predict`` gives the predictions themselves."""
 
     name: str
     fn: Callable[..., float] | None  # (test_scores, train_scores, **params) -> threshold
@@ -55,6 +65,7 @@ class Protocol:
     uses_test_scores: bool = False
     uses_train_scores: bool = False
     description: str = ""
+    predict: Callable[..., NDArray[np.bool_]] | None = None  # (test, train, **params) -> bool
 
 
 def _check_unit(name: str, value: Any, lo: float, hi: float) -> float:
@@ -204,6 +215,76 @@ def fixed(test: FloatArray, train: FloatArray | None, *, t: float | None = None)
     return float(t)
 
 
+def _dilate(mask: NDArray[np.bool_], radius: int) -> NDArray[np.bool_]:
+    """``mask`` with every True spread ``radius`` points each way."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    c = np.concatenate([[0], np.cumsum(mask)])
+    n = len(mask)
+    idx = np.arange(n)
+    lo, hi = np.maximum(idx - radius, 0), np.minimum(idx + radius + 1, n)
+    return (c[hi] - c[lo]) > 0
+
+
+def _window_sequences(
+    window: FloatArray, k: float, padding: int, min_percent: float
+) -> list[tuple[int, int]]:
+    """Orion's sequences inside one window: flagged, padded, pruned (indices in the window,
+    ``stop`` inclusive)."""
+    threshold = window.mean() + k * window.std()
+    above = _dilate(window > threshold, padding)
+    max_below = float(window[~above].max()) if not above.all() else 0.0
+    edges = np.diff(np.r_[0, above.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if len(starts) == 0:
+        return []
+    maxima = np.array([window[a : b + 1].max() for a, b in zip(starts, stops, strict=True)])
+    # sort the sequence maxima with the largest unflagged score, descending (a stable sort,
+    # the unflagged entry first among equals, as Orion's DataFrame sort keeps it)
+    values = np.r_[max_below, maxima]
+    order = np.argsort(-values, kind="stable")
+    ranked = values[order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        increase = (ranked[:-1] - ranked[1:]) / ranked[:-1]
+    keep = np.flatnonzero(~(increase < min_percent))  # NaN (0 / 0) is not "too small"
+    last = int(keep[-1]) if len(keep) else -1
+    kept = [int(i) - 1 for i in order[: last + 1] if i > 0]  # drop the unflagged entry
+    return [(int(starts[i]), int(stops[i])) for i in kept]
+
+
+def orion_window(
+    test: FloatArray,
+    train: FloatArray | None,
+    *,
+    window: float = 0.33,
+    step: float = 0.1,
+    k: float = 4.0,
+    padding: int = 50,
+    min_percent: float = 0.13,
+) -> NDArray[np.bool_]:
+    """Orion's ``find_anomalies`` (fixed threshold) as predictions; see the module docstring."""
+    window = _check_unit("window", window, 1e-9, 1.0)
+    step = _check_unit("step", step, 1e-9, 1.0)
+    if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+        raise ValueError(f"The 'padding' parameter must be an int >= 0. Got {padding!r}.")
+    n = len(test)
+    size = int(np.ceil(n * window))
+    stride = int(np.ceil(size * step))
+    spans: list[tuple[int, int]] = []
+    start, end = 0, 0
+    while end < n:  # Orion's loop: the last window may run past the end (it is cut there)
+        end = start + size
+        spans += [
+            (a + start, b + start)
+            for a, b in _window_sequences(test[start:end], float(k), padding, float(min_percent))
+        ]
+        start += stride
+    predicted = np.zeros(n, dtype=bool)
+    for a, b in spans:  # merging overlapping or consecutive sequences = their union
+        predicted[a : b + 1] = True
+    return predicted
+
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -245,6 +326,14 @@ PROTOCOLS: dict[str, Protocol] = {
             description="SPOT from the train scores run over the test scores (OmniAnomaly)",
         ),
         Protocol("fixed", fixed, {"t": None}, description="a given threshold t"),
+        Protocol(
+            "orion_window",
+            None,
+            {"window": 0.33, "step": 0.1, "k": 4.0, "padding": 50, "min_percent": 0.13},
+            uses_test_scores=True,
+            description="Orion's sliding-window mean + 4 std, padded and pruned intervals",
+            predict=orion_window,
+        ),
     )
 }
 
@@ -254,10 +343,20 @@ def threshold(protocol: str, test: FloatArray, train: FloatArray | None, **param
     p = PROTOCOLS[protocol]
     if p.fn is None:
         raise ValueError(
-            f"The protocol {protocol!r} searches a threshold per metric; "
+            f"The protocol {protocol!r} searches a threshold per metric or predicts intervals; "
             f"it has no threshold of its own."
         )
     return p.fn(test, train, **params)
+
+
+def predictions(
+    protocol: str, test: FloatArray, train: FloatArray | None, **params: Any
+) -> NDArray[np.bool_]:
+    """The predictions of a label-free ``protocol``: its own, or ``test > threshold``."""
+    p = PROTOCOLS[protocol]
+    if p.predict is not None:
+        return p.predict(test, train, **params)
+    return test > threshold(protocol, test, train, **params)
 
 
 # the exact oracle search --------------------------------------------------------------------

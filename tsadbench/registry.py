@@ -179,6 +179,7 @@ METRICS: Registry[Any] = Registry(
         "tsadbench.metrics.affiliation",
         "tsadbench.metrics.pate",
         "tsadbench.metrics.vus",
+        "tsadbench.metrics.overlap",
     ),
     entry_point_group="tsadbench.metrics",
 )

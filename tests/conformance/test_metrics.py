@@ -16,6 +16,7 @@ PROTOCOL_CALLS = {
     "pot": "pot",
     "test_ratio": "test_ratio(r=10.0)",
     "fixed": "fixed(t=2.0)",
+    "orion_window": "orion_window(padding=0)",
 }
 # buffer points count only where predicted, so a perfect score gets less than 1 (metrics.md §6)
 PERFECT_BELOW_ONE = {"r_auc_roc", "r_auc_pr"}
@@ -53,6 +54,11 @@ def test_perfect_scores(full, labels):
     perfect = labels * 2.0 + 1.0  # anomalies 3, normal points 1
     if "test_ratio" in full:
         pytest.skip("test_ratio assumes a ratio (10%) that differs from the labels' (8%)")
+    if "orion_window" in full:
+        pytest.skip(
+            "mean + 4 std over a third of the series cannot flag the 20-point event here, a "
+            "fifth of each window holding it: Orion's own limit (hand cases in test_metrics)"
+        )
     value = evaluate(labels, perfect, [full], train_scores=TRAIN)[full]
     if full in PERFECT_BELOW_ONE:
         assert 0.5 < value < 1.0
@@ -63,6 +69,8 @@ def test_perfect_scores(full, labels):
 @pytest.mark.parametrize("full", CASES)
 def test_values_lie_in_the_unit_interval_and_are_deterministic(full, labels):
     scores = np.random.default_rng(0).normal(size=len(labels)) + 1.5 * labels
+    if full.startswith("affiliation_precision") and "orion_window" in full:
+        pytest.skip("orion_window flags nothing in this noise: affiliation precision undefined")
     value = evaluate(labels, scores, [full], train_scores=TRAIN)[full]
     assert 0.0 <= value <= 1.0
     assert evaluate(labels, scores, [full], train_scores=TRAIN)[full] == value
@@ -77,6 +85,11 @@ def test_inverted_scores_do_worse_than_perfect(full, labels):
         pytest.skip(
             "affiliation precision and recall reward predictions right next to the events, "
             "which is where inverted scores put them (their known inflation, metrics.md §9)"
+        )
+    if full.startswith("orion_overlap") and full.endswith("@oracle"):
+        pytest.skip(
+            "flagging every point makes one detection that overlaps every event: Orion's "
+            "overlap F1 is 1 there, a blind spot of the metric itself (hand case in test_metrics)"
         )
     assert evaluate(labels, inverted, [full], train_scores=TRAIN)[full] < 0.9
 
