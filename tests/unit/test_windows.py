@@ -97,3 +97,42 @@ def test_short_series_and_bad_arguments_raise():
         windows_to_points(np.zeros(3), 5, 2, 1)
     with pytest.raises(ValueError, match=r"\(n_windows, window, \.\.\.\)"):
         windows_to_points(np.zeros((4, 3)), 5, 2, 1)
+
+
+def _kde_mode_reference(values, n, window, stride):
+    """Orion's loop: one scipy gaussian_kde per point over the covering windows' values."""
+    from scipy import stats
+
+    count = len(values)
+    out = []
+    for i in range(n):
+        covering = [w for w in range(count - 1, -1, -1) if w * stride <= i < w * stride + window]
+        vals = np.asarray([values[w] for w in covering], dtype=float)
+        if len(vals) > 1:
+            try:
+                out.append(vals[np.argmax(stats.gaussian_kde(vals)(vals))])
+            except np.linalg.LinAlgError:
+                out.append(np.median(vals))
+        elif len(vals) == 1:
+            out.append(vals[0])
+        else:
+            out.append(out[-1])
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize(("n", "window", "stride"), [(300, 20, 1), (157, 16, 3), (60, 10, 10)])
+def test_kde_mode_equals_one_scipy_fit_per_point(n, window, stride):
+    from tsadbench.data.windows import n_windows, windows_to_points
+
+    count = n_windows(n, window, stride)
+    values = np.random.default_rng(n).normal(size=count)
+    values[5:9] = 1.0  # some ties and a constant stretch
+    got = windows_to_points(values, n, window, stride, how="kde_mode")
+    np.testing.assert_allclose(got, _kde_mode_reference(values, n, window, stride), atol=1e-6)
+
+
+def test_kde_mode_takes_one_value_per_window():
+    from tsadbench.data.windows import windows_to_points
+
+    with pytest.raises(ValueError, match="one value per window"):
+        windows_to_points(np.zeros((5, 4)), 8, 4, 1, how="kde_mode")

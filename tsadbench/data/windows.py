@@ -17,6 +17,12 @@ window covers. Each point then aggregates the values it received:
     model had seen the most context before it. With stride 1 and per-window values this is the
     window that ends at the point (forecasting semantics); the first ``window - 1`` points, which
     end no window, take the value of the first window.
+``kde_mode`` (per-window values only)
+    Orion's critic mapping (TadGAN): among the values of the windows covering the point, the one
+    where their Gaussian kernel density (scipy's ``gaussian_kde`` with its default Scott
+    bandwidth) is highest, the first among equals in the order of the latest window first; the
+    median where the density is degenerate (one window, or all values equal). Computed for all
+    points in batched arrays, equal to one scipy fit per point.
 
 Points no window covers (the tail when ``(n - window) % stride != 0``, and the gaps between
 windows when ``stride > window``) take the value of the nearest covered point before them, so
@@ -30,8 +36,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-Aggregation = Literal["mean", "max", "median", "last"]
-AGGREGATIONS: tuple[str, ...] = ("mean", "max", "median", "last")
+Aggregation = Literal["mean", "max", "median", "last", "kde_mode"]
+AGGREGATIONS: tuple[str, ...] = ("mean", "max", "median", "last", "kde_mode")
 
 
 def _check_window(n: int, window: int, stride: int) -> None:
@@ -108,6 +114,12 @@ def windows_to_points(
             f"Expected {count} window values for n={n}, window={window}, stride={stride}; "
             f"got an array of shape {values.shape}."
         )
+    if how == "kde_mode":
+        if values.ndim != 1:
+            raise ValueError(
+                f"'kde_mode' maps one value per window; got values of shape {values.shape}."
+            )
+        return _kde_mode(np.asarray(values, dtype=np.float64), n, window, stride)
     if values.ndim == 1:
         values = np.broadcast_to(values[:, None], (count, window))
     elif values.shape[1] != window:
@@ -148,5 +160,42 @@ def windows_to_points(
 
     if not hits.all():  # gaps (stride > window) and the tail: copy the last covered value
         source = np.maximum.accumulate(np.where(hits > 0, np.arange(n), 0))
+        out = out[source]
+    return out
+
+
+def _kde_mode(values: NDArray[np.float64], n: int, window: int, stride: int) -> NDArray[np.float64]:
+    """The ``kde_mode`` mapping, in chunks of points: for each, the covering windows' values
+    (latest window first), a Gaussian density with Scott's bandwidth evaluated at each of them,
+    the value where it peaks."""
+    count = len(values)
+    i = np.arange(n)
+    hi = np.minimum(count - 1, i // stride)  # the latest window covering i
+    lo = np.maximum(0, -((window - 1 - i) // stride))  # ceil((i - window + 1) / stride)
+    m = np.maximum(hi - lo + 1, 0)
+    out = np.zeros(n)
+    width = int(m.max())
+    k = np.arange(width)
+    chunk = max(1, 2_000_000 // max(width * width, 1))
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        mm = m[a:b]
+        valid = k[None, :] < mm[:, None]
+        v = values[np.clip(hi[a:b, None] - k[None, :], 0, count - 1)]
+        v = np.where(valid, v, np.nan)
+        mean = np.nanmean(v, axis=1, keepdims=True) if width else v
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.nansum((v - mean) ** 2, axis=1) / (mm - 1)
+            bw2 = var * mm ** (-2.0 / 5.0)  # Scott's factor squared times the covariance
+            d2 = (v[:, :, None] - v[:, None, :]) ** 2
+            dens = np.nansum(np.exp(-d2 / (2 * bw2[:, None, None])), axis=2)
+        dens = np.where(valid, dens, -np.inf)
+        pick = np.take_along_axis(v, np.argmax(dens, axis=1)[:, None], axis=1)[:, 0]
+        degenerate = (mm <= 1) | ~(var > 0)
+        median = np.nanmedian(np.where(valid, v, np.nan), axis=1) if width else pick
+        out[a:b] = np.where(degenerate, median, pick)
+    covered = m > 0
+    if not covered.all():  # gaps and the tail: the last covered value, as for the others
+        source = np.maximum.accumulate(np.where(covered, np.arange(n), 0))
         out = out[source]
     return out
