@@ -32,6 +32,7 @@ frozen; it drops the ImageNet prior that is the paper's central claim, and says 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
@@ -61,20 +62,18 @@ CACHE_FORMAT = 1  # bump when the frozen stage's computation changes: old entrie
 def frozen_cache_dir() -> Path:
     """Where the frozen MAE's reconstructions are cached: ``$TSADBENCH_CACHE``, else
     ``~/.cache/tsadbench/frozen``."""
+    from tsadbench.fetch import cache_dir
+
     env = os.environ.get("TSADBENCH_CACHE")
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "tsadbench" / "frozen"
+    return Path(env) if env else cache_dir() / "frozen"
 
 
 def weights_dir() -> Path:
     """Where pretrained weights live: ``$TSADBENCH_WEIGHTS``, else the user cache."""
+    from tsadbench.fetch import cache_dir
+
     env = os.environ.get("TSADBENCH_WEIGHTS")
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "tsadbench" / "weights"
+    return Path(env) if env else cache_dir() / "weights"
 
 
 # the masked autoencoder ---------------------------------------------------------------------
@@ -416,6 +415,13 @@ class _VANADBase(TorchDetector):
         c("quirks", isinstance(self.quirks, bool), "true or false")
         c("precision", self.precision in ("fp32", "bf16"), "'fp32' or 'bf16'")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # device-free pickles, as for the flow (TorchDetector): the frozen MAE too
+        state = super().__getstate__()
+        if "mae_" in state:
+            state["mae_"] = copy.deepcopy(state["mae_"]).cpu()
+        return state
+
     def setting_deviations(self) -> list[str]:
         if self.quirks:
             return []
@@ -710,7 +716,9 @@ decoder_heads : int
                 f"depth={self.depth}, decoder_dim={self.decoder_dim}, decoder_depth="
                 f"{self.decoder_depth}): {exc}"
             ) from None
-        self.weights_sha256_ = hashlib.sha256(path.read_bytes()).hexdigest()
+        from tsadbench.fetch import sha256_of
+
+        self.weights_sha256_ = sha256_of(path)  # streamed: the file is about 450 MB
         return mae
 
     def provenance(self) -> dict[str, Any]:

@@ -60,13 +60,32 @@ def download(
     url: str, dest: Path, sha256: str | None = None, *, progress: bool = True, timeout: float = 60.0
 ) -> Path:
     """Fetch ``url`` to ``dest`` (resuming a ``.part`` file), verify ``sha256`` when given and
-    the size the server announced. ``timeout``: seconds to connect and between reads."""
+    the size the server announced. ``timeout``: seconds to connect and between reads. Processes
+    fetching the same ``dest`` at once (parallel sweep jobs) take turns on a lock file: the later
+    ones find the file done."""
     dest = Path(dest)
     if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
         return dest
     if offline():
         raise OSError(f"Not downloading {url}: TSADBENCH_OFFLINE=1 forbids the network.")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = dest.with_name(dest.name + ".lock")
+    with open(lock_path, "w") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # no fcntl (Windows): no lock
+            pass
+        try:
+            if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
+                return dest  # another process finished it while this one waited
+            return _download(url, dest, sha256, progress, timeout)
+        finally:
+            lock_path.unlink(missing_ok=True)
+
+
+def _download(url: str, dest: Path, sha256: str | None, progress: bool, timeout: float) -> Path:
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})

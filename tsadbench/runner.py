@@ -66,11 +66,10 @@ class RunSettings:
 
 def default_data_root() -> Path:
     """``$TSADBENCH_DATA``, else the user cache directory (``$XDG_CACHE_HOME/tsadbench/data``)."""
+    from tsadbench.fetch import cache_dir
+
     env = os.environ.get("TSADBENCH_DATA")
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "tsadbench" / "data"
+    return Path(env) if env else cache_dir() / "data"
 
 
 def settings_from_config(cfg: Any) -> RunSettings:
@@ -284,6 +283,12 @@ def run(
         if not s.record_skips:
             raise
         return [_skipped(s, str(exc), log)]
+    # the detector runs here now: an earlier sweep's "cannot run here" record is out of date
+    stale = Path(s.results_dir) / store.run_key(_skip_spec(s))
+    if (stale / store.RECORD).is_file():
+        import shutil
+
+        shutil.rmtree(stale)
     try:
         dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -319,15 +324,19 @@ def run(
     return records
 
 
-def _skipped(s: RunSettings, reason: str, log: Callable[[str], None]) -> dict[str, Any]:
-    """The record of a job whose detector cannot run here, written before any data is loaded
-    (so it covers every entity of the dataset: ``entity`` is ``*``)."""
-    spec = {
+def _skip_spec(s: RunSettings) -> dict[str, Any]:
+    return {
         "detector": {"name": s.detector, "params": s.detector_params},
         "dataset": {"name": s.dataset, "params": s.dataset_params, "entity": "*"},
         "seed": s.seed,
         "tsadbench": __version__,
     }
+
+
+def _skipped(s: RunSettings, reason: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The record of a job whose detector cannot run here, written before any data is loaded
+    (so it covers every entity of the dataset: ``entity`` is ``*``)."""
+    spec = _skip_spec(s)
     record = {
         **spec,
         "key": store.run_key(spec),

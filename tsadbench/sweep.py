@@ -12,9 +12,7 @@ same for every launcher whose jobs share the sweep folder's file system.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -28,12 +26,9 @@ JOB_FILE = "job.json"
 
 def write_job_status(folder: str | Path, status: Mapping[str, Any]) -> None:
     """Write a job's status file into its output folder, atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{JOB_FILE}.", dir=folder)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dict(status), fh, default=str)
-    os.replace(tmp, folder / JOB_FILE)
+    from tsadbench.store import atomic_write
+
+    atomic_write(Path(folder) / JOB_FILE, json.dumps(dict(status), default=str).encode())
 
 
 def job_outcome(

@@ -87,6 +87,11 @@ def test_an_unavailable_detector_fails_before_loading_data(tmp_path, monkeypatch
     stored = store.read(tmp_path, record["key"])
     assert stored["status"] == "skipped" and stored["error"] == record["error"]
 
+    # once the detector can run, the stale "cannot run here" record goes
+    monkeypatch.undo()
+    [ok] = run(settings, log=lambda _: None)
+    assert ok["status"] == "ok" and store.read(tmp_path, record["key"]) is None
+
 
 def test_a_run_past_its_timeout_is_stopped_and_recorded(tmp_path):
     settings = RunSettings(

@@ -118,19 +118,22 @@ def execute(cfg: Any) -> list[dict[str, Any]]:
         settings = settings_from_config(cfg)
         settings.record_skips = bool(multirun)  # a sweep records what cannot run here
         records = run(settings, log=log, found=found)
-    except ConfigError as exc:
+    except Exception as exc:
         if not multirun:
+            if not isinstance(exc, ConfigError):
+                raise
             err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise SystemExit(1) from None
-        log(f"Error: {exc}")
-        # one bad job must not stop the rest of a sweep; the sweep reports it
-        write_job_status(
-            folder, {"state": "failed", "label": label, "error": str(exc), "seconds": 0}
-        )
+        # one bad job must not stop the rest of a sweep, nor look as if it still ran
+        message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        log(f"Error: {message}")
+        write_job_status(folder, {"state": "failed", "label": label, "error": message})
         return []
+    finally:
+        if multirun:
+            logfile.close()
     if multirun:
         write_job_status(folder, job_outcome(label, records, time.perf_counter() - t0, found))
-        logfile.close()
     else:
         console().print(records_table(records))
     return records

@@ -9,14 +9,8 @@ import typer
 
 app = typer.Typer(help="Pretrained weights that detectors load.", no_args_is_help=True)
 
-#: detector -> (file name, upstream URL, about how big)
-WEIGHTS = {
-    "vanad": (
-        "mae_visualize_vit_base.pth",
-        "https://dl.fbaipublicfiles.com/mae/visualize/mae_visualize_vit_base.pth",
-        "450 MB",
-    ),
-}
+#: detector -> (module holding MAE_FILE and MAE_URL, about how big)
+WEIGHTS = {"vanad": ("tsadbench.detectors.vanad", "450 MB")}
 
 
 @app.command()
@@ -49,10 +43,12 @@ def download(
             highlight=False,
         )
         raise typer.Exit(code=1)
-    from tsadbench.detectors.vanad import weights_dir
+    import importlib
 
-    file, upstream, size = WEIGHTS[name]
-    target = dest or weights_dir() / file
+    module, size = WEIGHTS[name]
+    source = importlib.import_module(module)
+    file, upstream = source.MAE_FILE, source.MAE_URL
+    target = dest or source.weights_dir() / file
     err.print(f"downloading {url or upstream} (about {size}) to {target}", highlight=False)
     try:
         fetch(url or upstream, target, progress=sys.stderr.isatty(), timeout=15.0)

@@ -137,17 +137,21 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
     import numpy as np
 
     papers: dict[str, dict[str, Any]] = {}
+    carried: dict[str, str] = {}  # record folder -> the paper its suite carried
     for folder in runs["folder"].unique():
         record = store.read(Path(folder).parent, Path(folder).name) or {}
         paper = (record.get("config") or {}).get("paper")
         if isinstance(paper, dict) and paper.get("detector") and paper.get("scores"):
-            papers[f"{paper['detector']}|{paper.get('source')}"] = paper
+            key = f"{paper['detector']}|{paper.get('source')}"
+            papers[key], carried[folder] = paper, key
     rows = []
-    ok = runs[runs["status"] == "ok"]
-    for paper in papers.values():
+    ok = runs[(runs["status"] == "ok") & runs["folder"].isin(list(carried))]
+    for key, paper in papers.items():
         det = str(paper["detector"])
+        # only the runs of this paper's suite: other settings of the same detector never mix in
+        of_paper = ok[ok["folder"].map(carried) == key]
         for dataset, scores in sorted(paper["scores"].items()):
-            mine = ok[(ok["detector"] == det) & (ok["dataset"] == dataset)]
+            mine = of_paper[(of_paper["detector"] == det) & (of_paper["dataset"] == dataset)]
             for metric, value in sorted(scores.items()):
                 col = f"metric/{metric}"
                 per_seed = mine.groupby("seed")[col].mean() if col in mine else None
@@ -193,6 +197,7 @@ def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
             )
             rows.append(row)
             continue
+        group = group.sort_values("entity")  # entities in name order, as documented
         parts = [store.read_scores(Path(f).parent, Path(f).name) for f in group["folder"]]
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in ("labels", "test", "train")}
         row["status"] = "ok"
@@ -276,16 +281,21 @@ def build(
     if aggregate not in AGGREGATES:
         raise ValueError(f"--aggregate must be one of {AGGREGATES}. Got {aggregate!r}.")
     runs = load(results_dir)
-    if random and add_random_runs(runs, results_dir, log):
-        runs = load(results_dir)
     present = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
-    if metrics:
+    if metrics:  # every check before anything is run or written
         missing = sorted(set(metrics) - set(present))
         if missing:
             raise ValueError(
                 f"No metric {', '.join(map(repr, missing))} in these records; "
                 f"they hold: {', '.join(present)}."
             )
+    if plot_entities and not set(plot_entities) & set(runs["entity"]):
+        raise ValueError(
+            f"No entity {', '.join(map(repr, plot_entities))} in these records; they hold: "
+            f"{', '.join(sorted(map(str, runs['entity'].unique()))[:20])}."
+        )
+    if random and add_random_runs(runs, results_dir, log):
+        runs = load(results_dir)
     chosen = list(metrics) if metrics else ([m for m in HEADLINE if m in present] or present)
     table = pooled(runs, chosen) if aggregate == "pooled" else runs
     board = leaderboard(table, chosen)
@@ -303,11 +313,6 @@ def build(
     csv = out / "results.csv"
     runs.drop(columns=["folder"]).to_csv(csv, index=False)
     html = out / "report.html"
-    if plot_entities and not set(plot_entities) & set(runs["entity"]):
-        raise ValueError(
-            f"No entity {', '.join(map(repr, plot_entities))} in these records; they hold: "
-            f"{', '.join(sorted(map(str, runs['entity'].unique()))[:20])}."
-        )
     html.write_text(
         render(runs, table, board, chosen, aggregate, str(results_dir), plot_entities, paper_rows)
     )

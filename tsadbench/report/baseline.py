@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +32,18 @@ def cells(results_dir: str | Path, metrics: list[str] | None = None) -> dict[str
     out = {}
     for name, records in sorted(grouped.items()):
         configs = {_config_hash(r) for r in records if r["dataset"].get("entity") != "*"}
-        if len({store.config_id(r["detector"].get("params", {})) for r in records}) > 1:
+        settings = {
+            (
+                store.config_id(r["detector"].get("params", {})),
+                store.run_key(r["dataset"].get("params", {})),
+            )
+            for r in records
+        }
+        if len(settings) > 1:
             raise ValueError(
-                f"The results under {results_dir} hold several configurations of {name}; a "
-                "leaderboard cell needs exactly one. Use a fresh results folder for the suite."
+                f"The results under {results_dir} hold several configurations of {name} (detector "
+                "or dataset settings); a leaderboard cell needs exactly one. Use a fresh results "
+                "folder for the suite."
             )
         statuses = sorted({str(r.get("status")) for r in records})
         cell: dict[str, Any] = {
@@ -110,13 +116,7 @@ def update(
         "cells": found,
     }
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
-    path = Path(baseline)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a committed file is for everyone
-    os.replace(tmp, path)
+    store.atomic_write(Path(baseline), text.encode())
     return data
 
 

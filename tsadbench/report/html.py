@@ -167,7 +167,8 @@ def _ranks_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
         f"{len(ranked)} {blocks} (1 = best; seeds averaged first"
         + (f"; {dropped} block(s) where some detector has no value left out" if dropped else "")
         + "). Blocks are datasets when there are at least 5, else entities. The "
-        "<code>random</code> baseline is not ranked.</p>"
+        "<code>random</code> baseline is not ranked. Ranks, seed spread and per-entity tables "
+        "use the per-entity values, whatever the leaderboard's aggregation.</p>"
     )
     if ranked.shape[1] < 2 or len(ranked) < 2:
         return [*out, "<p class='bad'>A rank comparison needs at least 2 detectors on 2 blocks."]
@@ -319,7 +320,7 @@ def _runtime_section(ok: pd.DataFrame) -> list[str]:
     import pandas as pd
 
     numbers = ok[present].apply(pd.to_numeric, errors="coerce")  # None (no torch model): NaN
-    table = numbers.groupby([ok["label"], ok["dataset"]]).mean()
-    rows = [[det, ds, *values.to_numpy(float)] for (det, ds), values in table.iterrows()]
-    out.append(_table(["detector", "dataset", *(cols[c] for c in present)], rows))
+    table = numbers.groupby([ok["label"], ok["dataset"], ok["data"]]).mean()
+    rows = [[*cast(tuple[str, str, str], key), *v.to_numpy(float)] for key, v in table.iterrows()]
+    out.append(_table(["detector", "dataset", "data", *(cols[c] for c in present)], rows))
     return out
