@@ -219,3 +219,16 @@ def test_published_scores_stand_beside_ours(tmp_path):
     row = f"| pca | synthetic | auc_pr | 0.500 | {ours:.3f} | {ours - 0.5:+.3f} | A paper, Table 1"
     assert row in md
     assert "Published versus ours" in report.html.read_text()
+
+
+def test_a_metric_undefined_on_one_entity_is_not_averaged_away(results):
+    from tsadbench.report import leaderboard
+
+    runs = load(results)
+    first = runs.index[(runs["detector"] == "pca") & (runs["status"] == "ok")][0]
+    runs.loc[first, "metric/auc_pr"] = float("nan")  # as a record with an undefined metric
+    board = leaderboard(runs, ["auc_pr"])
+    data = runs.loc[first, "data"]
+    [row] = [r for r in board.rows if r[0] == "pca" and r[3] == data]
+    # the seed with the undefined entity has no dataset value: one seed left, not two
+    assert row[4] == "1" and "±" not in row[6]

@@ -59,6 +59,10 @@ def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
     ok = runs[runs["status"] == "ok"]
     cols = [f"metric/{m}" for m in metrics if f"metric/{m}" in runs.columns]
     per_seed = ok.groupby([*KEYS, "seed"])[cols].mean()
+    # a metric undefined on one entity (NaN, its reason in the record) leaves that seed's
+    # dataset value undefined too: never an average over the entities that happened to work
+    undefined = ok[cols].isna().groupby([ok[k] for k in [*KEYS, "seed"]]).any()
+    per_seed = per_seed.mask(undefined)
     stats = per_seed.groupby(level=KEYS).agg(["mean", "std", "count"])
     counts = runs.groupby(KEYS)["status"].agg(total="size", ok=lambda x: int((x == "ok").sum()))
     random_means = (
