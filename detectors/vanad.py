@@ -445,7 +445,9 @@ class _VANADBase(TorchDetector):
         )
 
     def _prepare_mae(self, windows: NDArray[np.float32]) -> MAE:
-        raise NotImplementedError
+        """The frozen MAE of this variant, given the training windows: loaded from the
+        pretrained checkpoint (``vanad``) or pre-trained on the windows (``vanad_lite``)."""
+        raise NotImplementedError(f"{type(self).__name__} must say where its MAE comes from.")
 
     def _images(self, x: torch.Tensor) -> torch.Tensor:
         if not self.quirks:  # the clean variant: normalise each window before imaging
