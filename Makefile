@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full lint format suite baseline bench bench-refs goldens clean
+.PHONY: help install run test test-full lint format suite baseline bench bench-refs bench-orion goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,16 @@ $(REFS)/.installed: bench/refs-requirements.txt
 	touch $@
 
 bench-refs: $(REFS)/.installed ## Build the reference metric packages' own environment (REFS=.venv-refs)
+
+ORION ?= .venv-orion
+
+$(ORION)/.installed: bench/orion-requirements.txt
+	test -x $(ORION)/bin/python || $(PYTHON) -m venv $(ORION)
+	$(ORION)/bin/python -m pip install --quiet -r bench/orion-requirements.txt
+	touch $@
+
+bench-orion: $(STAMP) $(ORION)/.installed ## TadGAN beside Orion's own (Orion in its own environment, ORION=.venv-orion)
+	$(BIN)/python bench/detectors.py --vs-orion $(ORION)/bin/python
 
 goldens: $(REFS)/.installed ## Regenerate tests/golden/reference.json with the reference packages
 	$(REFS)/bin/python bench/make_goldens.py

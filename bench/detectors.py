@@ -8,7 +8,17 @@ figure includes the interpreter and imports, about what a `tsadbench run` job ho
     python bench/detectors.py --dataset smd --entity machine-1-2 vanad_lite   # real data
     python bench/detectors.py --mae-windows 16      # VAN-AD's frozen MAE stage: windows/s
 
-The last one times VAN-AD's frozen stage with the full-size network (ViT-B/16 encoder, 8 × 512
+    python bench/detectors.py --vs-orion .venv-orion/bin/python   # TadGAN beside Orion's own
+
+``--vs-orion`` (``make bench-orion`` builds Orion's environment) runs tsadbench's ``tadgan`` and
+Orion's TadGAN (TensorFlow, its JSON defaults) on the same windows of NASA ``M-1`` and ``T-4``
+(channel 0) and NAB ``realAWSCloudwatch/ec2_cpu_utilization_24ae8d`` (600 s intervals, whole
+series, as Orion's pipeline), at ``--epochs`` (5) each, dtw error and mult combination: fit and
+score seconds and peak memory of each, in separate processes; tsadbench's critic density step
+alone; and Orion's ``score_anomalies`` on tsadbench's reconstructions and critic values, beside
+tsadbench's scoring of the same arrays (largest absolute difference, every error × combination).
+
+The VAN-AD line times VAN-AD's frozen stage with the full-size network (ViT-B/16 encoder, 8 × 512
 decoder, random weights: the cost does not depend on them) on windows of 100 steps × 38
 channels (an SMD machine), both checkerboard passes, in plain PyTorch fp32 on the CPU (and in
 bf16 autocast on a GPU when there is one), then again over the same windows, which the cache
@@ -61,7 +71,12 @@ def main() -> None:
     parser.add_argument("--dataset", help="a real dataset instead (with --entity; $TSADBENCH_DATA)")
     parser.add_argument("--entity", help="the entity of --dataset, e.g. machine-1-2")
     parser.add_argument("--mae-windows", type=int, default=0, help="time VAN-AD's MAE stage")
+    parser.add_argument("--vs-orion", metavar="PYTHON", help="Orion's python: TadGAN beside it")
+    parser.add_argument("--epochs", type=int, default=5, help="--vs-orion: epochs on each side")
     args = parser.parse_args()
+    if args.vs_orion:
+        bench_vs_orion(args.vs_orion, args.epochs)
+        return
     if args.mae_windows:
         bench_mae(args.mae_windows)
         return
@@ -124,6 +139,104 @@ def bench_mae(n_windows: int) -> None:
         t2 = time.perf_counter()
         rate = n_windows / (t1 - t0)
         print(f"{device:<8} {precision:<10} {t1 - t0:>8.2f} {rate:>10.1f} {t2 - t1:>9.3f}")
+
+
+ORION_INPUTS = (
+    ("msl", "M-1", {"channels": [0]}),
+    ("msl", "T-4", {"channels": [0]}),
+    ("nab", "realAWSCloudwatch/ec2_cpu_utilization_24ae8d", {"split": "none", "interval": 600}),
+)
+
+
+def _tadgan_side(path: str, epochs: int, queue: Any) -> None:
+    import numpy as np
+
+    from tsadbench.data.windows import windows_to_points
+    from tsadbench.detectors.tadgan import COMBINATIONS, ERRORS, TadGAN, score_anomalies
+
+    data = np.load(path)
+    det = TadGAN(n_epochs=epochs, random_state=0, device="cpu", error="dtw", comb="mult")
+    t0 = time.perf_counter()
+    det.fit(data["train"])
+    t1 = time.perf_counter()
+    det.score(data["test"])
+    t2 = time.perf_counter()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    test = data["test"]
+    recs, critics = det.reconstruct(test)
+    t3 = time.perf_counter()
+    windows_to_points(critics, len(test), det.window, 1, how="kde_mode")
+    kde_s = time.perf_counter() - t3
+    ours = {
+        f"scores_{e}_{c}": score_anomalies(test, recs, critics, error=e, comb=c)
+        for c in COMBINATIONS
+        for e in ERRORS
+    }
+    y = np.lib.stride_tricks.sliding_window_view(test, det.window, axis=0).transpose(0, 2, 1)
+    np.savez(path, **data, y=y, y_hat=recs, critic=critics[:, None], **ours)
+    queue.put((t1 - t0, t2 - t1, kde_s, peak_mb))
+
+
+def bench_vs_orion(orion_python: str, epochs: int) -> None:
+    """tsadbench's tadgan beside Orion's TadGAN on the same inputs (see the module docstring)."""
+    import json
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    from tsadbench.data import load_dataset
+    from tsadbench.data.scaling import fit_scaler
+    from tsadbench.runner import default_data_root
+
+    ctx = mp.get_context("spawn")
+    folder = tempfile.mkdtemp(prefix="bench-orion-")
+    rows, diffs = [], []
+    for dataset, entity, params in ORION_INPUTS:
+        e = load_dataset(dataset, default_data_root(), entities=[entity], **params).entities[0]
+        scale = fit_scaler("minmax_pm1", e.train)
+        path = f"{folder}/{dataset}-{entity.replace('/', '_')}.npz"
+        np.savez(path, train=scale(e.train), test=scale(e.test), epochs=epochs)
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_tadgan_side, args=(path, epochs, queue))
+        proc.start()
+        proc.join()
+        if proc.exitcode != 0:
+            raise SystemExit(f"tsadbench's tadgan failed on {entity} (exit code {proc.exitcode})")
+        fit_s, score_s, kde_s, peak = queue.get()
+        out = path.replace(".npz", ".json")
+        done = subprocess.run(
+            [orion_python, "bench/orion_tadgan.py", path, out],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"Orion's TadGAN failed on {entity}:\n{done.stderr[-3000:]}")
+        ref = json.loads(open(out).read())
+        ref_score = ref["predict_s"] + ref["score_anomalies_s"]
+        ours_total, ref_total = fit_s + score_s, ref["fit_s"] + ref_score
+        n_test = len(e.test)
+        rows.append(
+            f"{entity[-28:]:<28} {len(e.train):>6} {n_test:>6} | {fit_s:>7.1f} {score_s:>6.1f} "
+            f"{peak:>6.0f} | {ref['fit_s']:>7.1f} {ref_score:>6.1f} {ref['peak_mb']:>6.0f} | "
+            f"{ref_total / ours_total:>5.1f}x | {kde_s * 10_000 / n_test:>6.3f}"
+        )
+        mine = np.load(path)
+        worst = max(
+            float(np.max(np.abs(mine[k] - np.asarray(ref[k]))))
+            for k in ref
+            if k.startswith("scores_")
+        )
+        diffs.append(f"{entity}: {worst:.2e}")
+    print(f"TadGAN, {epochs} epochs, window 100, dtw / mult, CPU threads: torch default")
+    print(
+        f"{'input':<28} {'train':>6} {'test':>6} | {'ours: fit_s':>7} {'score':>6} {'MB':>6} | "
+        f"{'Orion: fit_s':>7} {'score':>6} {'MB':>6} | {'ratio':>6} | kde_s/10k"
+    )
+    print("\n".join(rows))
+    print("largest |tsadbench - Orion score_anomalies| on the same arrays (9 combinations):")
+    print("  " + "; ".join(diffs))
 
 
 if __name__ == "__main__":

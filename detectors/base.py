@@ -224,7 +224,8 @@ class TorchDetector(BaseDetector):
     Subclasses implement ``_build_module(n_channels)``, ``_loss(module, batch)`` (one scalar loss
     per batch) and ``_score_batch(module, batch)`` (per-window or per-position scores, shape
     ``(B,)`` or ``(B, window)``). A method whose training is not one loss per batch overrides
-    ``_train_step``, never the loop. Batches are ``(B, window, n_channels)`` float32 tensors.
+    ``_train_step`` (and ``_train_batch_size`` to get a group of mini-batches per step, with
+    ``drop_last``: TadGAN's critic iterations), never the loop. Batches are ``(B, window, n_channels)`` float32 tensors.
 
     Shared parameters (stored by the subclass ``__init__``): ``window``, ``stride`` (between
     training windows), ``score_stride`` (between scoring windows), ``n_epochs``, ``batch_size``,
@@ -245,6 +246,8 @@ class TorchDetector(BaseDetector):
     device: str
     point_aggregation: ClassVar[str] = "mean"
     shuffle: ClassVar[bool] = True  # a new order of the training windows every epoch
+    # drop each epoch's last, partial training batch (unless it is the only one)
+    drop_last: ClassVar[bool] = False
 
     # hooks --------------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> torch.nn.Module:
@@ -270,6 +273,11 @@ class TorchDetector(BaseDetector):
         optimizer.step()
         return float(loss.detach())
 
+    def _train_batch_size(self) -> int:
+        """Windows per ``_train_step`` call: ``batch_size``, or e.g. one group of mini-batches
+        for a method that takes several steps per group (TadGAN's critic iterations)."""
+        return self.batch_size
+
     def _training_windows(self, windows: NDArray[np.float32]) -> NDArray[np.float32]:
         """What the loop trains on, made from the training (and validation) windows: the
         windows themselves, or e.g. a frozen network's outputs over them (VAN-AD)."""
@@ -290,12 +298,20 @@ class TorchDetector(BaseDetector):
         c("patience", isinstance(p, int) and p >= 0, "an int >= 0 (0 = off)")
         c("device", isinstance(self.device, str), "'auto', 'cpu' or 'cuda[:i]'")
 
-    def _batches(self, windows: NDArray[np.float32], order: NDArray[np.intp] | None = None) -> Any:
+    def _batches(
+        self,
+        windows: NDArray[np.float32],
+        order: NDArray[np.intp] | None = None,
+        size: int | None = None,
+        drop_last: bool = False,
+    ) -> Any:
         import torch
 
         idx = np.arange(len(windows)) if order is None else order
-        for lo in range(0, len(idx), self.batch_size):
-            chunk = np.ascontiguousarray(windows[idx[lo : lo + self.batch_size]])
+        size = size or self.batch_size
+        stop = len(idx) - len(idx) % size if drop_last and len(idx) >= size else len(idx)
+        for lo in range(0, stop, size):
+            chunk = np.ascontiguousarray(windows[idx[lo : lo + size]])
             yield torch.from_numpy(chunk).to(self.device_)
 
     def _fit(self, X: NDArray[np.float32]) -> None:
@@ -332,9 +348,8 @@ class TorchDetector(BaseDetector):
             for epoch in range(self.n_epochs):
                 module.train()
                 order = rng.permutation(len(train)) if self.shuffle else None
-                losses = [
-                    self._train_step(module, b, optimizer) for b in self._batches(train, order)
-                ]
+                batches = self._batches(train, order, self._train_batch_size(), self.drop_last)
+                losses = [self._train_step(module, b, optimizer) for b in batches]
                 record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
                 if not np.isfinite(record["train_loss"]):
                     raise FloatingPointError(

@@ -110,3 +110,23 @@ def orion_overlap_recall(labels: Any, predictions: Any) -> float:
     """Orion's overlapping-segment recall: the share of events any detection overlaps."""
     tp, _, fn = overlap_counts(labels, predictions, "orion_overlap_recall")
     return tp / (tp + fn)
+
+
+# The counts themselves, so that a report can sum them over signals before dividing, as Orion's
+# benchmark does (F1 of the summed TP, FP, FN: ``tsadbench report`` "Published versus ours").
+@register_metric("orion_overlap_tp", needs_threshold=True, oracle_of="orion_overlap_f1", count=True)
+def orion_overlap_tp(labels: Any, predictions: Any) -> float:
+    """Orion's overlapping-segment true positives: the events some detection overlaps."""
+    return float(overlap_counts(labels, predictions, "orion_overlap_tp")[0])
+
+
+@register_metric("orion_overlap_fp", needs_threshold=True, oracle_of="orion_overlap_f1", count=True)
+def orion_overlap_fp(labels: Any, predictions: Any) -> float:
+    """Orion's overlapping-segment false positives: the detections that overlap no event."""
+    return float(overlap_counts(labels, predictions, "orion_overlap_fp")[1])
+
+
+@register_metric("orion_overlap_fn", needs_threshold=True, oracle_of="orion_overlap_f1", count=True)
+def orion_overlap_fn(labels: Any, predictions: Any) -> float:
+    """Orion's overlapping-segment false negatives: the events no detection overlaps."""
+    return float(overlap_counts(labels, predictions, "orion_overlap_fn")[2])

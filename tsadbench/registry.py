@@ -166,6 +166,7 @@ DETECTORS: Registry[Any] = Registry(
         "tsadbench.detectors.ae",
         "tsadbench.detectors.memae",
         "tsadbench.detectors.vanad",
+        "tsadbench.detectors.tadgan",
     ),
     entry_point_group="tsadbench.detectors",
 )

@@ -62,6 +62,9 @@ class RunSettings:
     threads: int | None = None  # torch threads of each run's fit and score (None: torch's own)
     config: dict[str, Any] | None = None  # the full resolved config, kept in every record
     record_skips: bool = False  # an unavailable detector gives a `skipped` record (sweeps)
+    # the registered loader when the dataset config names its data with a ``label`` (e.g. the
+    # NAB family ``nab_art`` loaded by ``nab``); ``dataset`` is then the label
+    dataset_loader: str | None = None
 
 
 def default_data_root() -> Path:
@@ -90,10 +93,15 @@ def settings_from_config(cfg: Any) -> RunSettings:
     seed = c.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"The 'seed' setting must be an int >= 0. Got {seed!r} instead.")
+    loader = ds.pop("name")
+    label = ds.pop("label", None)
+    if label is not None and (not isinstance(label, str) or not label):
+        raise ConfigError(f"The 'dataset.label' setting must be a non-empty string. Got {label!r}.")
     return RunSettings(
         detector=det.pop("name"),
         detector_params=det,
-        dataset=ds.pop("name"),
+        dataset=label or loader,
+        dataset_loader=loader if label else None,
         dataset_params=ds,
         metrics=list(metrics),
         seed=seed,
@@ -290,7 +298,7 @@ def run(
 
         shutil.rmtree(stale)
     try:
-        dataset = load_dataset(s.dataset, s.data_root, **s.dataset_params)
+        dataset = load_dataset(s.dataset_loader or s.dataset, s.data_root, **s.dataset_params)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise ConfigError(f"Could not load the dataset {s.dataset!r}: {exc}") from None
 
@@ -301,6 +309,7 @@ def run(
             "detector": {"name": s.detector, "params": det.get_params()},
             "dataset": {
                 "name": s.dataset,
+                **({"loader": s.dataset_loader} if s.dataset_loader else {}),
                 "params": s.dataset_params,
                 "entity": entity.name,
                 "checksum": entity.checksum,
@@ -396,6 +405,9 @@ def _run_entity(
             "chosen_by": "detector (scaler=auto)" if s.scaler == "auto" else "user",
         },
         "seed": s.seed,
+        # why this run is a reduced version of a paper's setting (fewer epochs, signals ...);
+        # the report marks it wherever the run's numbers appear
+        "reduced": (s.config or {}).get("reduced"),
         "metrics": {m.name: float("nan") for m in specs},
         "metric_params": {m.name: m.describe() for m in specs},
         "time": {},

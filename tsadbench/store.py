@@ -159,6 +159,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         "entity": record.get("dataset", {}).get("entity"),
         "seed": record.get("seed"),
         "faithful": record.get("detector", {}).get("faithful"),
+        "reduced": record.get("reduced"),
     }
     for group in ("metrics", "time", "memory", "throughput"):
         prefix = "metric" if group == "metrics" else group

@@ -56,7 +56,7 @@ def count_jobs(overrides: Sequence[str], params: Mapping[str, Any] | None) -> in
 
     strings = list(overrides)
     given = {s.split("=", 1)[0].lstrip("+~") for s in strings}
-    strings += [f"{k}={v}" for k, v in (params or {}).items() if k not in given]
+    strings += [f"{k}={v}" for k, v in (params or {}).items() if k.lstrip("+~") not in given]
     try:
         parsed = OverridesParser.create().parse_overrides(strings)
     except Exception:  # a sweeper with its own syntax (Optuna, Ax, ...): no total to show

@@ -145,3 +145,46 @@ def test_the_vanad_reproduction_suite_carries_the_published_table():
     with composed("detector=vanad", "dataset=psm") as plain:
         assert plain.detector.window == 196 and plain.detector.n_blocks == 5
         assert "paper" not in plain and plain.dataset.get("train_slice") is None
+
+
+def test_the_tadgan_reproduction_suites_follow_orions_pipelines():
+    from tsadbench.cli.run import register_resolvers
+
+    register_resolvers()
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        nasa = compose(
+            config_name="config",
+            overrides=["suite=paper_tadgan_nasa", "dataset=smap"],
+            return_hydra_config=True,
+        )
+        nab = [
+            compose(
+                config_name="config",
+                overrides=["suite=paper_tadgan_nab", f"+suite/paper_tadgan_nab/family={f}"],
+                return_hydra_config=True,
+            )
+            for f in ("art", "aws", "adex", "traffic", "tweets")
+        ]
+    assert nasa.hydra.sweeper.params.dataset == "msl,smap"
+    assert nasa.detector.name == "tadgan" and nasa.detector.n_epochs == 70
+    assert (nasa.detector.error, nasa.detector.comb) == ("dtw", "mult")
+    assert list(nasa.dataset.channels) == [0] and len(nasa.dataset.entities) == 53
+    assert "P-2" not in nasa.dataset.entities
+    assert nasa.paper.aggregation == "summed_counts"
+    assert nasa.paper.scores.msl["orion_overlap_f1@orion_window"] == 0.578
+    assert nab[0].hydra.sweeper.params["+suite/paper_tadgan_nab/family"].count(",") == 4
+    got = {c.dataset.label: (c.dataset.interval, c.detector.comb, c.detector.n_epochs) for c in nab}
+    assert got == {
+        "nab_art": (600, "mult", 35),
+        "nab_aws": (600, "mult", 35),
+        "nab_adex": (3600, "sum", 35),
+        "nab_traffic": (600, "sum", 35),
+        "nab_tweets": (600, "sum", 35),
+    }
+    assert all(c.dataset.split == "none" and c.detector.error == "dtw" for c in nab)
+    assert len(nab[2].dataset.entities) == 5
+    assert "realAdExchange/exchange-4_cpc_results" not in nab[2].dataset.entities
+    assert set(nab[0].paper.scores) == set(got)
+    # the CI suite's settings win over a paper's per-dataset settings
+    with composed("suite=ci", "detector=tadgan", "dataset=msl") as ci:
+        assert ci.detector.n_epochs == 1

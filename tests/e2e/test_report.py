@@ -232,3 +232,71 @@ def test_a_metric_undefined_on_one_entity_is_not_averaged_away(results):
     [row] = [r for r in board.rows if r[0] == "pca" and r[3] == data]
     # the seed with the undefined entity has no dataset value: one seed left, not two
     assert row[4] == "1" and "±" not in row[6]
+
+
+def test_counts_summed_over_signals_a_label_and_a_reduced_run(tmp_path):
+    """Orion's rule: F1 from TP / FP / FN summed over the signals, not a mean of per-signal F1;
+    a dataset ``label`` names the data in records and report; a reduced run says so."""
+    counts = ["orion_overlap_tp@fixed(t=2.0)", "orion_overlap_fp@fixed(t=2.0)"]
+    counts.append("orion_overlap_fn@fixed(t=2.0)")
+    f1 = "orion_overlap_f1@fixed(t=2.0)"
+    paper = {
+        "source": "Orion",
+        "detector": "pca",
+        "aggregation": "summed_counts",
+        "scores": {"synth_a": {f1: 0.5}},
+    }
+    settings = RunSettings(
+        detector="pca",
+        detector_params={},
+        dataset="synth_a",
+        dataset_loader="synthetic",
+        dataset_params={"n_entities": 3, "length": 600, "n_anomalies": 3, "n_channels": 2},
+        metrics=[f1, *counts],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+        config={"paper": paper, "data_root": None, "reduced": "2 epochs (paper: 70)"},
+    )
+    records = run(settings, log=lambda _: None)
+    assert {r["dataset"]["name"] for r in records} == {"synth_a"}
+    assert {r["dataset"]["loader"] for r in records} == {"synthetic"}
+    assert {r["reduced"] for r in records} == {"2 epochs (paper: 70)"}
+    tp, fp, fn = (sum(r["metrics"][c] for r in records) for c in counts)
+    summed = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    mean_f1 = float(np.mean([r["metrics"][f1] for r in records]))
+    report = build(tmp_path, tmp_path / "out", [f1], random=False, log=lambda _: None)
+    md = report.markdown.read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| pca | synth_a | orion"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4].startswith(f"{summed:.3f} (reduced: 2 epochs (paper: 70))")
+    assert "summed over the signals" in cells[6]
+    assert round(summed, 3) != round(mean_f1, 3)  # the two rules differ on these signals
+    assert any("(reduced)" in r[1] for r in report.board.rows)
+
+
+def test_an_unknown_published_aggregation_is_an_error(tmp_path):
+    from tsadbench.report import published
+
+    runs = load_one_run(tmp_path, {"source": "x", "detector": "pca", "aggregation": "median",
+                                   "scores": {"synthetic": {"auc_pr": 0.5}}})  # fmt: skip
+    with pytest.raises(ValueError, match="aggregation 'median'"):
+        published(runs)
+
+
+def load_one_run(path: Path, paper: dict) -> object:
+    settings = RunSettings(
+        detector="pca",
+        detector_params={},
+        dataset="synthetic",
+        dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=path,
+        data_root=path,
+        isolate=False,
+        config={"paper": paper, "data_root": None},
+    )
+    run(settings, log=lambda _: None)
+    return load(path)

@@ -156,3 +156,26 @@ def test_vanad_lite_with_its_ci_settings_beats_random_on_vus_pr(tmp_path):
     ci = {"window": 32, "pretrain_epochs": 3, "pretrain_windows": 500, "device": "cpu"}
     lite, noise = vus_pr("vanad_lite", **ci), vus_pr("random")
     assert lite > noise + 0.15, f"vanad_lite: vus_pr {lite:.3f} vs random {noise:.3f}"
+
+
+def test_a_dataset_label_names_the_data_and_the_loader_is_kept():
+    from omegaconf import OmegaConf
+
+    from tsadbench.runner import ConfigError, settings_from_config
+
+    base = {
+        "detector": {"name": "pca"},
+        "metrics": {"names": ["auc_pr"]},
+        "seed": 0,
+        "results_dir": "r",
+        "data_root": "d",
+    }
+    cfg = OmegaConf.create(
+        {**base, "dataset": {"name": "nab", "label": "nab_art", "split": "none"}}
+    )
+    s = settings_from_config(cfg)
+    assert (s.dataset, s.dataset_loader, s.dataset_params) == ("nab_art", "nab", {"split": "none"})
+    plain = settings_from_config(OmegaConf.create({**base, "dataset": {"name": "nab"}}))
+    assert (plain.dataset, plain.dataset_loader) == ("nab", None)
+    with pytest.raises(ConfigError, match=r"'dataset\.label' setting must be a non-empty string"):
+        settings_from_config(OmegaConf.create({**base, "dataset": {"name": "nab", "label": 3}}))

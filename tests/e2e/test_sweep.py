@@ -126,3 +126,11 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     assert jobs["iforest"]["state"] == "failed"  # iforest has no n_neighbors: a config error
     assert "has no parameter" in jobs["iforest"]["error"]
     assert "1 of them" not in done.stderr and "2 of them with runs that failed" in done.stderr
+
+
+def test_count_jobs_matches_sweeper_keys_given_with_a_plus():
+    from tsadbench.sweep import count_jobs
+
+    assert count_jobs([], {"+suite/x/family": "a,b,c", "seed": "0,1"}) == 6
+    # the command line names the same key: it replaces the swept values
+    assert count_jobs(["+suite/x/family=a"], {"+suite/x/family": "a,b,c"}) == 1

@@ -212,6 +212,24 @@ def test_nab_layout_windows_and_probationary_split(tmp_path):
         load_dataset("nab", tmp_path, families=["nope"])
 
 
+def test_nab_interval_aggregation_means_values_and_keeps_any_label(tmp_path):
+    (tmp_path / "NAB" / "data" / "fam").mkdir(parents=True)
+    (tmp_path / "NAB" / "labels").mkdir(parents=True)
+    minutes = [0, 1, 2, 3, 4, 5, 12, 13]  # minutes 6-11 missing: interval 6-8 and 9-11 empty
+    rows = "".join(f"2020-01-01 00:{m:02d}:00,{m}\n" for m in minutes)
+    (tmp_path / "NAB" / "data" / "fam" / "s.csv").write_text("timestamp,value\n" + rows)
+    windows = {"fam/s.csv": [["2020-01-01 00:05:00", "2020-01-01 00:05:00"]]}
+    (tmp_path / "NAB" / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    [e] = load_dataset("nab", tmp_path, split="none", interval=180).entities
+    # intervals of 3 minutes from minute 0: [0,3) [3,6) [6,9) [9,12) [12,15)
+    fill = np.mean([1.0, 4.0, 12.5])  # empty intervals take the mean of the others
+    np.testing.assert_allclose(e.test[:, 0], [1.0, 4.0, fill, fill, 12.5], rtol=1e-6)
+    assert e.labels.tolist() == [0, 1, 0, 0, 0]  # minute 5 lies in [3, 6)
+    assert e.meta["empty_intervals_filled"] == 2 and e.meta["interval_s"] == 180
+    with pytest.raises(ValueError, match="'interval' parameter of the nab dataset"):
+        load_dataset("nab", tmp_path, interval=0)
+
+
 def test_psm_layout_and_nan_policies(tmp_path):
     root = tmp_path / "PSM"
     root.mkdir()

@@ -99,7 +99,8 @@ def execute(cfg: Any) -> list[dict[str, Any]]:
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     err = console(stderr=True)
-    label = f"{cfg.detector.name} on {cfg.dataset.name} (seed {cfg.seed})"
+    data = cfg.dataset.get("label") or cfg.dataset.name
+    label = f"{cfg.detector.name} on {data} (seed {cfg.seed})"
     t0 = time.perf_counter()
     if multirun:
         folder = Path(HydraConfig.get().runtime.output_dir)

@@ -9,7 +9,12 @@ NAB is a streaming benchmark with no train split. ``split="probationary"`` (defa
 NAB's probationary period, ``min(floor(0.15 n), 750)`` points (NAB's ``getProbationaryLength``),
 and scores the rest; window points inside it are counted in ``meta["anomalies_in_train"]`` and
 shown by ``data info``, not hidden. ``split="none"`` trains and scores on the whole series, as
-Orion does. Six series have no window at all (NAB's ``artificialNoAnomaly`` family and one AWS
+Orion does. ``interval`` (seconds) aggregates each series first, as Orion's
+``time_segments_aggregate`` does: consecutive intervals from the first timestamp, the mean value
+of each (an interval with no sample takes the mean of the others, Orion's mean imputation), and an
+interval is labelled anomalous when any of its samples lies in a window.
+
+Six series have no window at all (NAB's ``artificialNoAnomaly`` family and one AWS
 series): their threshold metrics are undefined and recorded as NaN with the reason.
 """
 
@@ -48,6 +53,26 @@ def _series(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return stamps, values
 
 
+def aggregate_interval(
+    stamps: np.ndarray, values: np.ndarray, labels: np.ndarray, interval: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean value and any-label per ``interval`` seconds from the first timestamp; returns
+    (values, labels, number of empty intervals filled with the series mean)."""
+    seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
+    if (np.diff(seconds) < 0).any():
+        raise ValueError("the timestamps are not sorted")
+    bins = (seconds // interval).astype(np.int64)
+    n = int(bins[-1]) + 1
+    count = np.bincount(bins, minlength=n)
+    total = np.bincount(bins, weights=values, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    empty = count == 0
+    mean[empty] = mean[~empty].mean()
+    flagged = np.bincount(bins, weights=labels.astype(np.float64), minlength=n) > 0
+    return mean, flagged.astype(np.int8), int(empty.sum())
+
+
 @register_dataset("nab")
 def load_nab(
     data_root: Path | None = None,
@@ -55,6 +80,7 @@ def load_nab(
     families: Sequence[str] | None = None,
     entities: Sequence[str] | None = None,
     split: str = "probationary",
+    interval: int | None = None,
 ) -> Dataset:
     """Numenta Anomaly Benchmark: one univariate entity per series, window labels."""
     import pandas as pd
@@ -62,6 +88,13 @@ def load_nab(
     if split not in SPLITS:
         raise ValueError(
             f"The 'split' parameter of the nab dataset must be one of {SPLITS}. Got {split!r}."
+        )
+    if interval is not None and (
+        not isinstance(interval, int) or isinstance(interval, bool) or interval < 1
+    ):
+        raise ValueError(
+            "The 'interval' parameter of the nab dataset must be null or an int >= 1 "
+            f"(seconds). Got {interval!r} instead."
         )
     root = dataset_root(data_root, "NAB", "nab")
     windows = json.loads(require(root / "labels" / "combined_windows.json", "nab").read_text())
@@ -77,6 +110,12 @@ def load_nab(
         for start, end in windows[f"{name}.csv"]:
             inside = (stamps >= pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))
             labels[inside] = 1
+        filled = 0
+        if interval is not None:
+            try:
+                values, labels, filled = aggregate_interval(stamps, values, labels, interval)
+            except ValueError as exc:
+                raise ValueError(f"Cannot aggregate the NAB series {name}: {exc}.") from None
         x = values.astype(np.float32)[:, None]
         cut = probationary_length(len(x)) if split == "probationary" else 0
         train = x[:cut] if cut else x
@@ -91,8 +130,10 @@ def load_nab(
                     "anomalies_in_train": int(labels[:cut].sum()),
                     "anomalies_whole_series": int(labels.sum()),
                     "n_windows": len(windows[f"{name}.csv"]),
+                    "interval_s": interval,
+                    "empty_intervals_filled": filled,
                     "sources": sources(root / "data" / f"{name}.csv"),
                 },
             )
         )
-    return Dataset(name="nab", entities=out, meta={"split": split})
+    return Dataset(name="nab", entities=out, meta={"split": split, "interval_s": interval})

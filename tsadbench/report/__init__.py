@@ -30,6 +30,10 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     if not rows:
         raise ValueError(f"No run records (record.json) found under {results_dir}.")
     frame: pd.DataFrame = pd.DataFrame(rows)
+    # a reduced run (fewer epochs than the paper's ...) is never mistaken for the full setting:
+    # its configuration says so in every table
+    reduced = frame["reduced"].notna() & (frame["reduced"].astype(str) != "")
+    frame.loc[reduced, "config"] = frame.loc[reduced, "config"] + " (reduced)"
     return frame
 
 
@@ -152,22 +156,58 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
     ok = runs[(runs["status"] == "ok") & runs["folder"].isin(list(carried))]
     for key, paper in papers.items():
         det = str(paper["detector"])
+        rule = str(paper.get("aggregation", "mean"))
+        if rule not in (SUMMED, "mean"):
+            raise ValueError(
+                f"The paper block of the {det!r} suite has aggregation {rule!r}; expected "
+                f"'mean' (of the entities' values) or {SUMMED!r}."
+            )
         # only the runs of this paper's suite: other settings of the same detector never mix in
         of_paper = ok[ok["folder"].map(carried) == key]
         for dataset, scores in sorted(paper["scores"].items()):
             mine = of_paper[(of_paper["detector"] == det) & (of_paper["dataset"] == dataset)]
             for metric, value in sorted(scores.items()):
                 col = f"metric/{metric}"
-                per_seed = mine.groupby("seed")[col].mean() if col in mine else None
+                if rule == SUMMED:
+                    per_seed = _from_summed_counts(mine, metric)
+                else:
+                    per_seed = mine.groupby("seed")[col].mean() if col in mine else None
                 if per_seed is not None and len(per_seed):
                     mean, std = float(per_seed.mean()), float(per_seed.std())
                     ours = f"{mean:.3f}" + ("" if np.isnan(std) else f" ± {std:.3f}")
+                    why = sorted({str(r) for r in mine["reduced"].dropna() if str(r)})
+                    if why:
+                        ours += f" (reduced: {'; '.join(why)})"
                     diff = f"{mean - float(value):+.3f}"
                 else:
                     ours, diff = "– (no finished run)", "–"
                 source = str(paper.get("source", ""))
+                if rule == SUMMED:
+                    source += " (ours and theirs: TP, FP, FN summed over the signals, then divided)"
                 rows.append([det, dataset, metric, f"{float(value):.3f}", ours, diff, source])
     return rows
+
+
+SUMMED = "summed_counts"
+
+
+def _from_summed_counts(runs: pd.DataFrame, metric: str) -> pd.Series | None:
+    """Per seed, ``<stem>_f1|precision|recall@<protocol>`` from the ``<stem>_tp|fp|fn`` counts
+    summed over the entities (Orion's benchmark rule); None when the counts were not recorded.
+    An entity without counts (NaN) makes that seed's value NaN."""
+    base, at, protocol = metric.partition("@")
+    stem, _, kind = base.rpartition("_")
+    cols = [f"metric/{stem}_{c}{at}{protocol}" for c in ("tp", "fp", "fn")]
+    if kind not in ("f1", "precision", "recall") or not all(c in runs for c in cols):
+        return None
+    sums = runs.groupby("seed")[cols].sum()
+    sums[runs[cols].isna().any(axis=1).groupby(runs["seed"]).any()] = float("nan")
+    tp, fp, fn = (sums[c] for c in cols)
+    if kind == "f1":
+        return (2 * tp / (2 * tp + fp + fn)).mask(tp == 0, 0.0)
+    if kind == "precision":
+        return (tp / (tp + fp)).mask(tp + fp == 0, 0.0)
+    return tp / (tp + fn)
 
 
 PUBLISHED_HEADER = [

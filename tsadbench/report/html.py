@@ -287,9 +287,9 @@ def _test_series(row: Any) -> np.ndarray | None:
         root = config.get("data_root") or default_data_root()
         params = dict(ds.get("params", {}), entities=[ds["entity"]])
         try:
-            dataset = load_dataset(ds["name"], root, **params)
+            dataset = load_dataset(ds.get("loader", ds["name"]), root, **params)
         except TypeError:  # a loader without entity selection: load them all
-            dataset = load_dataset(ds["name"], root, **ds.get("params", {}))
+            dataset = load_dataset(ds.get("loader", ds["name"]), root, **ds.get("params", {}))
         entity = next(e for e in dataset.entities if e.name == ds["entity"])
         scaler = record.get("preprocessing", {}).get("scaler", "none")
         test: np.ndarray = fit_scaler(scaler, entity.train)(entity.test)
