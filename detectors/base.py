@@ -225,7 +225,8 @@ class TorchDetector(BaseDetector):
     per batch) and ``_score_batch(module, batch)`` (per-window or per-position scores, shape
     ``(B,)`` or ``(B, window)``). A method whose training is not one loss per batch overrides
     ``_train_step`` (and ``_train_batch_size`` to get a group of mini-batches per step, with
-    ``drop_last``: TadGAN's critic iterations), never the loop. Batches are ``(B, window, n_channels)`` float32 tensors.
+    ``drop_last``: TadGAN's critic iterations), never the loop. Batches are
+    ``(B, window, n_channels)`` float32 tensors.
 
     Shared parameters (stored by the subclass ``__init__``): ``window``, ``stride`` (between
     training windows), ``score_stride`` (between scoring windows), ``n_epochs``, ``batch_size``,
