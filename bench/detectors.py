@@ -9,6 +9,16 @@ figure includes the interpreter and imports, about what a `tsadbench run` job ho
     python bench/detectors.py --mae-windows 16      # VAN-AD's frozen MAE stage: windows/s
 
     python bench/detectors.py --vs-orion .venv-orion/bin/python   # TadGAN beside Orion's own
+    python bench/detectors.py --dataset smd --entity machine-1-2 oraclead dlinear nlinear
+    python bench/detectors.py --oraclead-encoder   # vectorised vs one nn.LSTM per variable
+
+Detectors whose defaults are a GPU's or a cluster's run at their bench setting here
+(``BENCH_SETTINGS``: OracleAD at stride 5 and 10 epochs instead of the paper's 1 and 80).
+``--oraclead-encoder`` times OracleAD's per-variable encoder (2 LSTM layers, d = 64, 9 steps,
+a batch of 1024 windows of SMD's 38 variables), forward and backward, as one batched computation
+and as the straightforward version, one ``nn.LSTM`` per variable looped in Python (the
+reference, kept here only), on the same weights, with the largest difference of their outputs;
+on the CPU and, when there is one, on a GPU.
 
 ``--vs-orion`` (``make bench-orion`` builds Orion's environment) runs tsadbench's ``tadgan`` and
 Orion's TadGAN (TensorFlow, its JSON defaults) on the same windows of NASA ``M-1`` and ``T-4``
@@ -33,6 +43,8 @@ import resource
 import time
 from typing import Any
 
+BENCH_SETTINGS: dict[str, dict[str, Any]] = {"oraclead": {"stride": 5, "n_epochs": 10}}
+
 
 def _measure(name: str, length: int, channels: int, source: Any, queue: Any) -> None:
     from tsadbench.data import load_dataset
@@ -51,7 +63,7 @@ def _measure(name: str, length: int, channels: int, source: Any, queue: Any) -> 
     params = {p: 0 for p in ("random_state",) if p in DETECTORS.get(name)._param_names()}
     if "device" in DETECTORS.get(name)._param_names():
         params["device"] = "cpu"
-    det = create_detector(name, **params)
+    det = create_detector(name, **params, **BENCH_SETTINGS.get(name, {}))
     t0 = time.perf_counter()
     det.fit(train)
     t1 = time.perf_counter()
@@ -73,7 +85,11 @@ def main() -> None:
     parser.add_argument("--mae-windows", type=int, default=0, help="time VAN-AD's MAE stage")
     parser.add_argument("--vs-orion", metavar="PYTHON", help="Orion's python: TadGAN beside it")
     parser.add_argument("--epochs", type=int, default=5, help="--vs-orion: epochs on each side")
+    parser.add_argument("--oraclead-encoder", action="store_true", help="see the docstring")
     args = parser.parse_args()
+    if args.oraclead_encoder:
+        bench_oraclead_encoder()
+        return
     if args.vs_orion:
         bench_vs_orion(args.vs_orion, args.epochs)
         return
@@ -139,6 +155,63 @@ def bench_mae(n_windows: int) -> None:
         t2 = time.perf_counter()
         rate = n_windows / (t1 - t0)
         print(f"{device:<8} {precision:<10} {t1 - t0:>8.2f} {rate:>10.1f} {t2 - t1:>9.3f}")
+
+
+def bench_oraclead_encoder(batch: int = 1024, n: int = 38, steps: int = 9) -> None:
+    """OracleAD's encoder, vectorised against a Python loop over per-variable ``nn.LSTM``s."""
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(
+        f"OracleAD encoder: {n} variables, batch {batch}, {steps} steps, 2 layers, d=64; "
+        f"forward + backward, best of 3; torch threads {torch.get_num_threads()}"
+    )
+    print(f"{'device':<7} {'vectorised_s':>12} {'loop_s':>8} {'speed-up':>9} {'max |diff|':>11}")
+    for device in devices:
+        t_fast, t_loop, diff = _encoder_times(device, batch, n, steps)
+        print(f"{device:<7} {t_fast:>12.3f} {t_loop:>8.3f} {t_loop / t_fast:>8.1f}x {diff:>11.1e}")
+
+
+def _encoder_times(
+    device: str, batch: int, n: int, steps: int, hidden: int = 64, layers: int = 2
+) -> tuple[float, float, float]:
+    import torch
+    from torch import nn
+
+    from tsadbench.detectors.oraclead import VariableLSTM
+
+    torch.manual_seed(0)
+    fast = VariableLSTM(n, 1, hidden, layers).to(device)
+    loop = nn.ModuleList(
+        nn.LSTM(1, hidden, num_layers=layers, batch_first=True) for _ in range(n)
+    ).to(device)
+    with torch.no_grad():  # the same weights
+        for i, lstm in enumerate(loop):
+            for layer in range(layers):
+                getattr(lstm, f"weight_ih_l{layer}").copy_(fast.w_ih[layer][i])
+                getattr(lstm, f"weight_hh_l{layer}").copy_(fast.w_hh[layer][i])
+                getattr(lstm, f"bias_ih_l{layer}").copy_(fast.b_ih[layer][i])
+                getattr(lstm, f"bias_hh_l{layer}").copy_(fast.b_hh[layer][i])
+    x = torch.randn(n, batch, steps, 1, device=device)
+    zeros = torch.zeros(layers, n, batch, hidden, device=device)
+    outputs, best = {}, {}
+    for name in ("fast", "loop"):
+        best[name] = float("inf")
+        for _ in range(3):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            if name == "fast":
+                out = fast(x, steps, (zeros, zeros))
+            else:
+                out = torch.stack([lstm(x[i])[0] for i, lstm in enumerate(loop)])
+            out.square().mean().backward()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        outputs[name] = out.detach()
+    diff = float((outputs["fast"] - outputs["loop"]).abs().max())
+    return best["fast"], best["loop"], diff
 
 
 ORION_INPUTS = (

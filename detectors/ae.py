@@ -33,7 +33,7 @@ class WindowAutoencoder(TorchDetector):
         Training settings of :class:`~tsadbench.detectors.base.TorchDetector`.
     """
 
-    tags = DetectorTags(deterministic=True)
+    tags = DetectorTags(deterministic=True, root_cause=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "hidden": 16, "latent": 4, "n_epochs": 2}
 
     def __init__(
@@ -86,5 +86,8 @@ class WindowAutoencoder(TorchDetector):
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return torch.mean((module(batch) - batch) ** 2)
 
+    def _channel_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return (module(batch) - batch) ** 2  # (B, window, N)
+
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        return ((module(batch) - batch) ** 2).mean(dim=2)  # (B, window)
+        return self._channel_batch(module, batch).mean(dim=2)  # (B, window)

@@ -34,12 +34,16 @@ class DetectorTags:
     deterministic : the same ``random_state`` gives the same scores.
     scaler : the scaling the method requires ("zscore", "minmax_pm1", ...); the runner applies
         it unless the user overrides ``scaler`` explicitly.
+    root_cause : ``score_channels(X) -> (n_timestamps, n_channels)`` gives each channel's part
+        of the score (higher = more involved); the runner stores it and computes the root-cause
+        metrics where the data has channel labels.
     """
 
     multivariate: bool = True
     needs_training: bool = True
     deterministic: bool = True
     scaler: str = "zscore"
+    root_cause: bool = False
 
 
 def check_series(
@@ -392,6 +396,30 @@ class TorchDetector(BaseDetector):
         return windows_to_points(
             values,
             len(X),
+            self.window,
+            self.score_stride,
+            how=self.point_aggregation,  # type: ignore[arg-type]
+        )
+
+    def _channel_batch(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """Per-position, per-channel scores ``(B, window, n_channels)`` of a batch, for a
+        detector whose tags declare ``root_cause``; mapped to points like the scores."""
+        raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
+
+    def score_channels(self, X: Any) -> NDArray[np.float64]:
+        """Each channel's part of the score, ``(n_timestamps, n_channels)`` (root cause)."""
+        import torch
+
+        arr = self._validate(X, fitted=True)
+        windows = sliding_windows(arr, self.window, self.score_stride)
+        self.module_.eval()
+        with torch.no_grad():
+            parts = [
+                self._channel_batch(self.module_, b).double().cpu() for b in self._batches(windows)
+            ]
+        return windows_to_points(
+            torch.cat(parts).numpy(),
+            len(arr),
             self.window,
             self.score_stride,
             how=self.point_aggregation,  # type: ignore[arg-type]

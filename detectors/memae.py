@@ -122,7 +122,7 @@ class MemAE(TorchDetector):
         Training settings of :class:`~tsadbench.detectors.base.TorchDetector`.
     """
 
-    tags = DetectorTags(deterministic=True)
+    tags = DetectorTags(deterministic=True, root_cause=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 16, "n_memory": 10, "n_epochs": 2}
 
     def __init__(
@@ -180,6 +180,9 @@ class MemAE(TorchDetector):
         entropy = -(w * torch.log(w + 1e-12)).sum(dim=1).mean()
         return F.mse_loss(rec, batch) + self.entropy_weight * entropy
 
-    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    def _channel_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         rec, _ = module(batch)
-        return ((rec - batch) ** 2).mean(dim=2)  # (B, window)
+        return (rec - batch) ** 2  # (B, window, N)
+
+    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return self._channel_batch(module, batch).mean(dim=2)  # (B, window)

@@ -358,7 +358,7 @@ class TadGAN(TorchDetector):
         (70 for NASA), batch 64, lr 5e-4, no validation.
     """
 
-    tags = DetectorTags(scaler="minmax_pm1")
+    tags = DetectorTags(scaler="minmax_pm1", root_cause=True)
     drop_last: ClassVar[bool] = True
     test_params: ClassVar[dict[str, Any]] = {
         "window": 18,
@@ -530,6 +530,14 @@ class TadGAN(TorchDetector):
                 recs.append(module.generate(module.encode(batch)).float().cpu())
                 critics.append(module.critic_x(batch).float().cpu())
         return torch.cat(recs).numpy(), torch.cat(critics).numpy()
+
+    def score_channels(self, X: Any) -> NDArray[np.float64]:
+        """Each channel's ``point`` error of the median reconstruction, (n_timestamps, N): the
+        per-channel part of the reconstruction score (root cause)."""
+        arr = self._validate(X, fitted=True)
+        recs, _ = self.reconstruct(arr)
+        points = windows_to_points(recs, len(arr), self.window, self.score_stride, how="median")
+        return np.abs(arr.astype(np.float64) - points)
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         recs, critics = self.reconstruct(X)

@@ -46,7 +46,9 @@ __all__ = [
     "PROTOCOLS",
     "MetricSpec",
     "compute",
+    "compute_root_cause",
     "evaluate",
+    "is_root_cause",
     "list_metrics",
     "metric_defaults",
     "parse_metric",
@@ -177,6 +179,11 @@ def parse_metric(full_name: str) -> MetricSpec:
 def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None) -> float:
     """The value of one resolved metric on one series."""
     entry = METRICS.entry(spec.metric)
+    if entry.meta.get("root_cause"):
+        raise ValueError(
+            f"{spec.name!r} is a root-cause metric: it takes channel labels and per-channel "
+            f"scores (compute_root_cause), not labels and scores."
+        )
     if spec.protocol is None:
         return float(entry.obj(labels, scores, **spec.params))
     _, scores = check_labels_scores(labels, scores, name=spec.name, need_both_classes=False)
@@ -193,6 +200,16 @@ def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
     predicted = predictions(spec.protocol, scores, train, **spec.protocol_params)
     return float(entry.obj(labels, predicted, **spec.params))
+
+
+def is_root_cause(spec: MetricSpec) -> bool:
+    """Whether the metric rates per-channel scores against channel labels (root cause)."""
+    return bool(METRICS.entry(spec.metric).meta.get("root_cause"))
+
+
+def compute_root_cause(spec: MetricSpec, channel_labels: Any, channel_scores: Any) -> float:
+    """The value of one root-cause metric: channel labels and scores, (n_timestamps, n_channels)."""
+    return float(METRICS.entry(spec.metric).obj(channel_labels, channel_scores, **spec.params))
 
 
 def evaluate(

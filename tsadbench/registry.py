@@ -167,6 +167,8 @@ DETECTORS: Registry[Any] = Registry(
         "tsadbench.detectors.memae",
         "tsadbench.detectors.vanad",
         "tsadbench.detectors.tadgan",
+        "tsadbench.detectors.oraclead",
+        "tsadbench.detectors.linear",
     ),
     entry_point_group="tsadbench.detectors",
 )
@@ -181,6 +183,7 @@ METRICS: Registry[Any] = Registry(
         "tsadbench.metrics.pate",
         "tsadbench.metrics.vus",
         "tsadbench.metrics.overlap",
+        "tsadbench.metrics.rootcause",
     ),
     entry_point_group="tsadbench.metrics",
 )

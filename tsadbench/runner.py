@@ -231,13 +231,22 @@ def _evaluate(
 ) -> None:
     """Compute each metric into ``record`` on its own: an undefined metric gets NaN and a reason
     (in ``metric_errors``), not a lost run; its parameters go to ``metric_params``."""
-    from tsadbench.metrics import compute
+    from tsadbench.metrics import compute, compute_root_cause, is_root_cause
 
     for group in ("metrics", "metric_errors", "metric_params"):
         record.setdefault(group, {})
     for spec in specs:
         try:
-            value = compute(spec, arrays["labels"], arrays["test"], arrays.get("train"))
+            if is_root_cause(spec):
+                if "channels" not in arrays or "channel_labels" not in arrays:
+                    # no channel labels here, or a detector without per-channel scores: the
+                    # metric is absent from the record, never 0
+                    record["metrics"].pop(spec.name, None)
+                    record["metric_params"].pop(spec.name, None)
+                    continue
+                value = compute_root_cause(spec, arrays["channel_labels"], arrays["channels"])
+            else:
+                value = compute(spec, arrays["labels"], arrays["test"], arrays.get("train"))
             if not np.isfinite(value):
                 raise FloatingPointError(f"the value is {value}")
             record["metrics"][spec.name] = value
@@ -435,6 +444,7 @@ def _run_entity(
         else:
             out = fit_score(s.detector, params, train, test)
         test_scores, train_scores = out.pop("test"), out.pop("train")
+        channels = out.pop("channels")
         record["environment"]["gpu"] = out.pop("gpu")
         record["environment"]["versions"].update(out.pop("versions"))
         record["detector"]["provenance"] = out.pop("provenance")
@@ -444,6 +454,10 @@ def _run_entity(
             "score_points_per_s": _rate(len(test), record["time"]["score_s"]),
         }
         arrays = {"test": test_scores, "train": train_scores, "labels": entity.labels}
+        if channels is not None:  # per-channel scores (root cause), stored beside the scores
+            arrays["channels"] = channels
+            if entity.channel_labels is not None:
+                arrays["channel_labels"] = entity.channel_labels
         t_eval = time.perf_counter()
         _evaluate(specs, arrays, record)
         record["time"]["evaluate_s"] = time.perf_counter() - t_eval
@@ -497,6 +511,8 @@ def fit_score(
         t2 = time.perf_counter()
         train_scores = det.score(train)  # for the label-free threshold protocols
         t3 = time.perf_counter()
+        # per-channel scores of the test split (root cause), where the detector gives them
+        channels = det.score_channels(test).astype(np.float32) if det.tags.root_cause else None
     gpu = None
     if cuda is not None and cuda.max_memory_allocated() > 0:  # the run used the GPU
         mem["peak_cuda_mb"] = round(cuda.max_memory_allocated() / 2**20, 1)
@@ -504,6 +520,7 @@ def fit_score(
     return {
         "test": test_scores,
         "train": train_scores,
+        "channels": channels,
         "time": {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
         "memory": mem,
         "n_parameters": det.n_parameters(),

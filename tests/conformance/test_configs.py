@@ -188,3 +188,25 @@ def test_the_tadgan_reproduction_suites_follow_orions_pipelines():
     # the CI suite's settings win over a paper's per-dataset settings
     with composed("suite=ci", "detector=tadgan", "dataset=msl") as ci:
         assert ci.detector.n_epochs == 1
+
+
+def test_the_oraclead_reproduction_suite_carries_both_tables_and_the_ae_baseline():
+    from tsadbench.cli.run import register_resolvers
+
+    register_resolvers()
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        cfg = compose(
+            config_name="config", overrides=["suite=paper_oraclead_smd"], return_hydra_config=True
+        )
+    assert cfg.hydra.sweeper.params.seed == "0,1,2,3,4"
+    assert cfg.hydra.sweeper.params.detector == "oraclead,ae"
+    assert cfg.dataset.name == "smd" and cfg.detector.name == "oraclead"
+    assert (
+        "range_f1(r_alpha=0.0)@oracle" in cfg.metrics.names and "hitrate_p100" in cfg.metrics.names
+    )
+    tables = {(p.detector, "ablation" in p.source): p.scores.smd for p in cfg.paper}
+    assert tables[("oraclead", False)]["f1@oracle"] == 0.4303
+    assert tables[("oraclead", True)]["vus_pr"] == 0.5663
+    assert tables[("ae", False)]["auc_pr"] == 0.194
+    with composed("detector=oraclead", "dataset=psm") as psm:
+        assert psm.detector.lr == 5e-05  # the paper's PSM learning rate

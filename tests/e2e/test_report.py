@@ -300,3 +300,18 @@ def load_one_run(path: Path, paper: dict) -> object:
     )
     run(settings, log=lambda _: None)
     return load(path)
+
+
+def test_two_suites_citing_one_source_keep_both_tables(tmp_path):
+    from tsadbench.report import published
+
+    def block(dataset: str) -> dict:
+        return {"source": "Orion", "detector": "pca", "scores": {dataset: {"auc_pr": 0.5}}}
+
+    load_one_run(tmp_path / "a", block("synthetic"))
+    runs = load_one_run(tmp_path / "b", block("elsewhere"))
+    import pandas as pd
+
+    both = pd.concat([load(tmp_path / "a"), runs])
+    rows = published(both)
+    assert {r[1] for r in rows} == {"synthetic", "elsewhere"}

@@ -225,6 +225,11 @@ def test_nab_interval_aggregation_means_values_and_keeps_any_label(tmp_path):
     fill = np.mean([1.0, 4.0, 12.5])  # empty intervals take the mean of the others
     np.testing.assert_allclose(e.test[:, 0], [1.0, 4.0, fill, fill, 12.5], rtol=1e-6)
     assert e.labels.tolist() == [0, 1, 0, 0, 0]  # minute 5 lies in [3, 6)
+    # a window across the gap (minutes 5 to 12) stays one event: the empty intervals in it too
+    windows = {"fam/s.csv": [["2020-01-01 00:05:00", "2020-01-01 00:12:00"]]}
+    (tmp_path / "NAB" / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    [e] = load_dataset("nab", tmp_path, split="none", interval=180).entities
+    assert e.labels.tolist() == [0, 1, 1, 1, 1]
     assert e.meta["empty_intervals_filled"] == 2 and e.meta["interval_s"] == 180
     with pytest.raises(ValueError, match="'interval' parameter of the nab dataset"):
         load_dataset("nab", tmp_path, interval=0)

@@ -12,7 +12,8 @@ shown by ``data info``, not hidden. ``split="none"`` trains and scores on the wh
 Orion does. ``interval`` (seconds) aggregates each series first, as Orion's
 ``time_segments_aggregate`` does: consecutive intervals from the first timestamp, the mean value
 of each (an interval with no sample takes the mean of the others, Orion's mean imputation), and an
-interval is labelled anomalous when any of its samples lies in a window.
+interval is labelled anomalous when its time span overlaps a window (a gap in the samples
+never splits an event: Orion compares detections with the windows' time ranges).
 
 Six series have no window at all (NAB's ``artificialNoAnomaly`` family and one AWS
 series): their threshold metrics are undefined and recorded as NaN with the reason.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +56,11 @@ def _series(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def aggregate_interval(
-    stamps: np.ndarray, values: np.ndarray, labels: np.ndarray, interval: int
+    stamps: np.ndarray, values: np.ndarray, windows: list[tuple[Any, Any]], interval: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Mean value and any-label per ``interval`` seconds from the first timestamp; returns
-    (values, labels, number of empty intervals filled with the series mean)."""
+    """Mean value per ``interval`` seconds from the first timestamp, and a label per interval:
+    1 when its time span overlaps an anomaly window (so a gap in the samples never splits an
+    event). Returns (values, labels, number of empty intervals filled with the others' mean)."""
     seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
     if (np.diff(seconds) < 0).any():
         raise ValueError("the timestamps are not sorted")
@@ -69,8 +72,11 @@ def aggregate_interval(
         mean = total / count
     empty = count == 0
     mean[empty] = mean[~empty].mean()
-    flagged = np.bincount(bins, weights=labels.astype(np.float64), minlength=n) > 0
-    return mean, flagged.astype(np.int8), int(empty.sum())
+    starts = stamps[0] + np.arange(n) * np.timedelta64(interval, "s")
+    labels = np.zeros(n, dtype=np.int8)
+    for a, b in windows:  # interval [s, s + interval) overlaps the window [a, b]
+        labels[(starts <= b) & (starts + np.timedelta64(interval, "s") > a)] = 1
+    return mean, labels, int(empty.sum())
 
 
 @register_dataset("nab")
@@ -106,14 +112,17 @@ def load_nab(
     out = []
     for name in select(names, entities, "series", "nab"):
         stamps, values = _series(root / "data" / f"{name}.csv")
+        spans = [
+            (np.datetime64(pd.Timestamp(a)), np.datetime64(pd.Timestamp(b)))
+            for a, b in windows[f"{name}.csv"]
+        ]
         labels = np.zeros(len(values), dtype=np.int8)
-        for start, end in windows[f"{name}.csv"]:
-            inside = (stamps >= pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))
-            labels[inside] = 1
+        for start, end in spans:
+            labels[(stamps >= start) & (stamps <= end)] = 1
         filled = 0
         if interval is not None:
             try:
-                values, labels, filled = aggregate_interval(stamps, values, labels, interval)
+                values, labels, filled = aggregate_interval(stamps, values, spans, interval)
             except ValueError as exc:
                 raise ValueError(f"Cannot aggregate the NAB series {name}: {exc}.") from None
         x = values.astype(np.float32)[:, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -141,17 +142,21 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
     """Rows "detector, dataset, metric, published, ours, ours − published, source" for every
     published score that a reproduction suite's config carries (``paper:`` with ``detector``,
     ``source`` and ``scores``: dataset -> metric -> value), beside our mean ± std over seeds of
-    the runs of that detector and dataset (entities averaged within a seed)."""
+    the runs of that detector and dataset (entities averaged within a seed). ``paper:`` may
+    be a list of such blocks (several tables, or a baseline's published numbers)."""
     import numpy as np
 
     papers: dict[str, dict[str, Any]] = {}
-    carried: dict[str, str] = {}  # record folder -> the paper its suite carried
+    carried: dict[str, set[str]] = {}  # record folder -> the papers its suite carried
     for folder in runs["folder"].unique():
         record = store.read(Path(folder).parent, Path(folder).name) or {}
-        paper = (record.get("config") or {}).get("paper")
-        if isinstance(paper, dict) and paper.get("detector") and paper.get("scores"):
-            key = f"{paper['detector']}|{paper.get('source')}"
-            papers[key], carried[folder] = paper, key
+        given = (record.get("config") or {}).get("paper")
+        for paper in given if isinstance(given, list) else [given]:
+            if isinstance(paper, dict) and paper.get("detector") and paper.get("scores"):
+                # two suites may cite one source for different datasets (Orion's NASA and NAB)
+                key = json.dumps(paper, sort_keys=True, default=str)
+                papers[key] = paper
+                carried.setdefault(folder, set()).add(key)
     rows = []
     ok = runs[(runs["status"] == "ok") & runs["folder"].isin(list(carried))]
     for key, paper in papers.items():
@@ -163,7 +168,7 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
                 f"'mean' (of the entities' values) or {SUMMED!r}."
             )
         # only the runs of this paper's suite: other settings of the same detector never mix in
-        of_paper = ok[ok["folder"].map(carried) == key]
+        of_paper = ok[[key in carried[f] for f in ok["folder"]]]
         for dataset, scores in sorted(paper["scores"].items()):
             mine = of_paper[(of_paper["detector"] == det) & (of_paper["dataset"] == dataset)]
             for metric, value in sorted(scores.items()):
@@ -182,6 +187,8 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
                 else:
                     ours, diff = "– (no finished run)", "–"
                 source = str(paper.get("source", ""))
+                if paper.get("note"):
+                    source += f"; {paper['note']}"
                 if rule == SUMMED:
                     source += " (ours and theirs: TP, FP, FN summed over the signals, then divided)"
                 rows.append([det, dataset, metric, f"{float(value):.3f}", ours, diff, source])

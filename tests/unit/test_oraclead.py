@@ -1,0 +1,156 @@
+"""OracleAD's parts: the vectorised per-variable LSTM against one ``nn.LSTM`` per variable, the
+SLS as an epoch mean, the deviation term from the second epoch, the score and root cause; and
+the linear forecasters DLinear / NLinear."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tsadbench.detectors import oraclead as oa
+from tsadbench.detectors.linear import DLinear, NLinear, moving_average
+from tsadbench.detectors.oraclead import OracleAD
+
+SMALL = dict(OracleAD.test_params, random_state=0, device="cpu")
+
+
+def _series(n: int = 120, channels: int = 3, seed: int = 0) -> np.ndarray:
+    t = np.arange(n)[:, None]
+    rng = np.random.default_rng(seed)
+    return (np.sin(t / 5 + np.arange(channels)) + 0.1 * rng.normal(size=(n, channels))).astype(
+        np.float32
+    )
+
+
+def test_vectorised_lstm_equals_one_nn_lstm_per_variable():
+    torch.manual_seed(0)
+    n, batch, steps, hidden, layers = 4, 5, 7, 6, 2
+    stacked = oa.VariableLSTM(n, 1, hidden, layers)
+    x = torch.randn(n, batch, steps, 1)
+    h0 = torch.randn(layers, n, batch, hidden)
+    c0 = torch.randn(layers, n, batch, hidden)
+    got = stacked(x, steps, (h0, c0))
+    for i in range(n):  # the straightforward version: one nn.LSTM per variable, same weights
+        ref = nn.LSTM(1, hidden, num_layers=layers, batch_first=True)
+        with torch.no_grad():
+            for layer in range(layers):
+                getattr(ref, f"weight_ih_l{layer}").copy_(stacked.w_ih[layer][i])
+                getattr(ref, f"weight_hh_l{layer}").copy_(stacked.w_hh[layer][i])
+                getattr(ref, f"bias_ih_l{layer}").copy_(stacked.b_ih[layer][i])
+                getattr(ref, f"bias_hh_l{layer}").copy_(stacked.b_hh[layer][i])
+            out, _ = ref(x[i], (h0[:, i].contiguous(), c0[:, i].contiguous()))
+        torch.testing.assert_close(got[i], out, atol=1e-5, rtol=1e-5)
+    # an all-zero input (the decoder's) is the same as passing zeros
+    zero = stacked(None, steps, (h0, c0))
+    torch.testing.assert_close(zero, stacked(torch.zeros(n, batch, steps, 1), steps, (h0, c0)))
+
+
+def test_pairwise_distances_by_hand():
+    c = torch.tensor([[[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]])
+    l2 = oa.pairwise_distance(c, "l2")[0]
+    torch.testing.assert_close(
+        l2, torch.tensor([[0.0, 5.0, 1.0], [5.0, 0.0, 18**0.5], [1.0, 18**0.5, 0.0]])
+    )
+    torch.testing.assert_close(oa.pairwise_distance(c, "sq_l2")[0], l2**2)
+
+
+class _KnownEmbeddings(nn.Module):
+    """A stand-in network whose embeddings of a window are its values: D is known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c_star = x.transpose(1, 2) * self.scale  # (B, N, L): variable i's embedding is x_i
+        return x * self.scale, c_star
+
+
+def test_sls_is_the_epoch_mean_and_the_deviation_term_starts_in_epoch_two(monkeypatch):
+    x = _series(40, 3)
+    det = OracleAD(**{**SMALL, "n_epochs": 2, "batch_size": 7, "lr": 1e-9})
+    seen: list[torch.Tensor | None] = []
+    original = OracleAD._loss
+
+    def spy(self, module, batch):
+        seen.append(None if self.sls_ is None else self.sls_.clone())
+        return original(self, module, batch)
+
+    monkeypatch.setattr(OracleAD, "_build_module", lambda self, n: _KnownEmbeddings())
+    monkeypatch.setattr(OracleAD, "_loss", spy)
+    monkeypatch.setattr(OracleAD, "shuffle", False)
+    det.fit(x)
+    windows = np.lib.stride_tricks.sliding_window_view(x, 6, axis=0)  # (35, N, L)
+    emb = torch.from_numpy(np.ascontiguousarray(windows))
+    expected = oa.pairwise_distance(emb, "l2").mean(dim=0)  # every window of the epoch
+    torch.testing.assert_close(det.sls_, expected, atol=1e-5, rtol=1e-5)
+    per_epoch = len(seen) // 2
+    assert all(s is None for s in seen[:per_epoch])  # epoch 1: no SLS, no deviation term
+    assert all(s is not None for s in seen[per_epoch:])
+
+
+def test_score_is_prediction_error_times_deviation_and_names_root_causes():
+    x = _series()
+    det = OracleAD(**SMALL).fit(x)
+    scores = det.score(x)
+    assert scores.shape == (120,) and np.isfinite(scores).all() and (scores >= 0).all()
+    window = det.window
+    assert (scores[: window - 1] == scores[window - 1]).all()  # the first window's score
+    channels = det.score_channels(x)
+    assert channels.shape == (120, 3) and np.isfinite(channels).all()
+    # by hand for the last window
+    batch = torch.from_numpy(x[-window:][None])
+    with torch.no_grad():
+        out, c_star = det.module_(batch)
+        dev = (oa.pairwise_distance(c_star, "l2") - det.sls_).abs()[0]
+        p = (out[0, -1] - batch[0, -1]).abs().mean()
+    assert scores[-1] == pytest.approx(float(p * torch.linalg.matrix_norm(dev)), rel=1e-4)
+    np.testing.assert_allclose(channels[-1], dev.sum(dim=1).numpy(), rtol=1e-4)
+
+
+def test_one_variable_is_unavailable_and_a_constant_channel_is_fine():
+    det = OracleAD(**SMALL)
+    assert "needs at least 2" in det.check_available(1)
+    assert det.check_available(3) is None
+    with pytest.raises(ValueError, match="needs at least 2"):
+        det.fit(_series(60, 1))
+    x = _series(80, 3)
+    x[:, 1] = 0.0  # a constant channel, as z-scoring leaves it
+    assert np.isfinite(OracleAD(**SMALL).fit(x).score(x)).all()
+
+
+def test_oraclead_settings_are_checked():
+    with pytest.raises(ValueError, match="'distance' parameter"):
+        OracleAD(distance="l1").check_params()
+    with pytest.raises(ValueError, match="'hidden' parameter of OracleAD must be a multiple"):
+        OracleAD(hidden=10, heads=4).check_params()
+
+
+# DLinear / NLinear ---------------------------------------------------------------------------
+def test_moving_average_pads_by_repetition():
+    x = torch.tensor([[1.0, 2.0, 6.0]])[..., None]
+    # kernel 3: [1,1,2] [1,2,6] [2,6,6]
+    torch.testing.assert_close(moving_average(x, 3)[0, :, 0], torch.tensor([4 / 3, 3.0, 14 / 3]))
+    torch.testing.assert_close(moving_average(x, 1), x)
+
+
+def test_linear_forecasters_learn_a_wave_and_score_a_spike():
+    t = np.arange(400, dtype=np.float32)
+    x = np.stack([np.sin(t / 5), np.cos(t / 7)], axis=1)
+    for det in (
+        DLinear(
+            window=17, kernel=5, n_epochs=40, lr=1e-2, batch_size=32, random_state=0, device="cpu"
+        ),
+        NLinear(window=17, n_epochs=40, lr=1e-2, batch_size=32, random_state=0, device="cpu"),
+    ):
+        det.fit(x)
+        assert det.history_[-1]["train_loss"] < 1e-2, type(det).__name__
+        test = x.copy()
+        test[300, 0] += 3.0  # a spike: the window ending there cannot forecast it
+        s = det.score(test)
+        # the window ending at the spike cannot forecast it; NLinear's next window, which
+        # subtracts the spike as its last value, misses by as much
+        assert int(np.argmax(s)) in (300, 301), type(det).__name__
+        assert np.median(s) < 1e-2 * s[300]
