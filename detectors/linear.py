@@ -5,7 +5,8 @@ Follows the paper: a single linear layer over the look-back window, mapping its 
 steps to the forecast, shared by the channels (``individual=False``, the paper's default; one
 layer per channel with ``individual=True``). DLinear first splits the window into a trend (a
 moving average of ``kernel`` steps, the ends padded by repeating the first and last values) and
-the remainder, forecasts each with its own linear layer and adds them; NLinear subtracts the
+the remainder, forecasts each with its own linear layer and adds them (computed here as one
+folded weight: the same forecast, see ``_DLinearNet``); NLinear subtracts the
 window's last value before the layer and adds it back.
 
 Ours, for anomaly detection (the paper forecasts, it does not detect): a one-step forecast
@@ -50,16 +51,32 @@ class _Linear(nn.Module):
         return torch.einsum("blc,cl->bc", x, weight) + self.bias
 
 
+def moving_average_matrix(length: int, kernel: int) -> torch.Tensor:
+    """``A`` (length × length) with ``A @ x == moving_average(x)`` for one channel: the trend is
+    linear in the window."""
+    front = (kernel - 1) // 2
+    a = torch.zeros(length, length, dtype=torch.float64)
+    for j in range(length):
+        for k in range(kernel):
+            a[j, min(max(j - front + k, 0), length - 1)] += 1.0 / kernel
+    return a.float()
+
+
 class _DLinearNet(nn.Module):
+    """DLinear's two layers on the trend ``A x`` and the remainder ``(I − A) x``; since both
+    are linear in the window, the forward pass folds them into one weight,
+    ``W_s + (W_t − W_s) A``, which gives the same forecast without decomposing every window."""
+
     def __init__(self, lookback: int, n: int, individual: bool, kernel: int) -> None:
         super().__init__()
-        self.kernel = kernel
+        self.register_buffer("avg", moving_average_matrix(lookback, kernel))
         self.trend = _Linear(lookback, n, individual)
         self.seasonal = _Linear(lookback, n, individual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        trend = moving_average(x, self.kernel)
-        return self.trend(trend) + self.seasonal(x - trend)
+        w_s, w_t = self.seasonal.weight, self.trend.weight
+        weight = (w_s + (w_t - w_s) @ self.avg).expand(x.shape[2], -1)
+        return torch.einsum("blc,cl->bc", x, weight) + self.trend.bias + self.seasonal.bias
 
 
 class _NLinearNet(nn.Module):

@@ -110,12 +110,13 @@ class VariableLSTM(nn.Module):
             w_hh = self.w_hh[layer][:, order].transpose(1, 2)  # (N, h, 4h)
             h, c = h0[layer], c0[layer]
             outs = []
-            for t in range(steps):
-                gates = torch.baddbmm(proj[:, :, t], h, w_hh)
-                ifo = torch.sigmoid(gates[..., : 3 * hid])
-                g = torch.tanh(gates[..., 3 * hid :])
-                c = torch.addcmul(ifo[..., hid : 2 * hid] * c, ifo[..., :hid], g)
-                h = ifo[..., 2 * hid :] * torch.tanh(c)
+            # unbind / split, not indexing: their backward assembles the gradient once instead
+            # of filling a zero tensor of the whole input per step
+            for step in proj.unbind(dim=2):
+                sig, cell = torch.baddbmm(step, h, w_hh).split([3 * hid, hid], dim=-1)
+                i, f, o = torch.sigmoid(sig).chunk(3, dim=-1)
+                c = torch.addcmul(f * c, i, torch.tanh(cell))
+                h = o * torch.tanh(c)
                 outs.append(h)
             out = torch.stack(outs, dim=2)
         assert out is not None

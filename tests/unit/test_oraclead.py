@@ -136,6 +136,17 @@ def test_moving_average_pads_by_repetition():
     torch.testing.assert_close(moving_average(x, 1), x)
 
 
+def test_dlinear_folded_weight_equals_decomposing_the_window():
+    from tsadbench.detectors.linear import _DLinearNet
+
+    torch.manual_seed(0)
+    net = _DLinearNet(20, 3, individual=True, kernel=5)
+    x = torch.randn(4, 20, 3)
+    trend = moving_average(x, 5)
+    explicit = net.trend(trend) + net.seasonal(x - trend)
+    torch.testing.assert_close(net(x), explicit, atol=1e-5, rtol=1e-5)
+
+
 def test_linear_forecasters_learn_a_wave_and_score_a_spike():
     t = np.arange(400, dtype=np.float32)
     x = np.stack([np.sin(t / 5), np.cos(t / 7)], axis=1)
