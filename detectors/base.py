@@ -35,8 +35,9 @@ class DetectorTags:
     scaler : the scaling the method requires ("zscore", "minmax_pm1", ...); the runner applies
         it unless the user overrides ``scaler`` explicitly.
     root_cause : ``score_channels(X) -> (n_timestamps, n_channels)`` gives each channel's part
-        of the score (higher = more involved); the runner stores it and computes the root-cause
-        metrics where the data has channel labels.
+        of the score (higher = more involved); the runner calls ``score_with_channels`` (one
+        pass where the detector overrides ``_score_with_channels``), stores the channels beside
+        the scores and computes the root-cause metrics where the data has channel labels.
     """
 
     multivariate: bool = True
@@ -183,11 +184,24 @@ class BaseDetector:
     def score(self, X: Any) -> NDArray[np.float64]:
         """Anomaly score per time step, shape (n_timestamps,), float64, higher = more anomalous."""
         arr = self._validate(X, fitted=True)
-        scores = np.asarray(self._score(arr), dtype=np.float64)
-        if scores.shape != (arr.shape[0],):
+        return self._checked(self._score(arr), len(arr))
+
+    def score_with_channels(self, X: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``score(X)`` and ``score_channels(X)`` of a detector whose tags declare
+        ``root_cause``, in one pass over the data where the detector can
+        (``_score_with_channels``)."""
+        arr = self._validate(X, fitted=True)
+        scores, channels = self._score_with_channels(arr)
+        return self._checked(scores, len(arr)), channels
+
+    def _score_with_channels(self, X: NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
+        return self._score(X), self.score_channels(X)  # type: ignore[attr-defined]
+
+    def _checked(self, scores: Any, n: int) -> NDArray[np.float64]:
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (n,):
             raise RuntimeError(
-                f"{type(self).__name__} returned scores of shape {scores.shape}; "
-                f"expected ({arr.shape[0]},)."
+                f"{type(self).__name__} returned scores of shape {scores.shape}; expected ({n},)."
             )
         if not np.isfinite(scores).all():
             raise FloatingPointError(

@@ -306,7 +306,7 @@ class OracleAD(TorchDetector):
         self._sls_sum: torch.Tensor | None = None
         self._sls_count = 0
         super()._fit(X)
-        del self._sls_sum
+        del self._sls_sum, self._sls_count  # epoch accumulators, not learned state
 
     def _build_module(self, n_channels: int) -> nn.Module:
         return OracleADNet(
@@ -366,6 +366,17 @@ class OracleAD(TorchDetector):
                 rows.append(dev.sum(dim=2).double().cpu())
         return torch.cat(scores).numpy(), torch.cat(rows).numpy()
 
+    def _score_with_channels(
+        self, X: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        scores, rows = self._window_scores(X)
+        n, w, s = len(X), self.window, self.score_stride
+        per_position = np.broadcast_to(rows[:, None, :], (len(rows), w, rows.shape[1]))
+        return (
+            windows_to_points(scores, n, w, s, how="last"),
+            windows_to_points(per_position, n, w, s, how="last"),
+        )
+
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         scores, _ = self._window_scores(X)
         return windows_to_points(scores, len(X), self.window, self.score_stride, how="last")
@@ -373,10 +384,7 @@ class OracleAD(TorchDetector):
     def score_channels(self, X: Any) -> NDArray[np.float64]:
         """Per point and variable (n_timestamps, n_channels): the variable's row sum of
         ``|D − SLS|`` in the window ending at the point; larger = more involved."""
-        arr = self._validate(X, fitted=True)
-        _, rows = self._window_scores(arr)
-        per_position = np.broadcast_to(rows[:, None, :], (len(rows), self.window, rows.shape[1]))
-        return windows_to_points(per_position, len(arr), self.window, self.score_stride, how="last")
+        return self._score_with_channels(self._validate(X, fitted=True))[1]
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

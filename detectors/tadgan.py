@@ -535,12 +535,24 @@ class TadGAN(TorchDetector):
         """Each channel's ``point`` error of the median reconstruction, (n_timestamps, N): the
         per-channel part of the reconstruction score (root cause)."""
         arr = self._validate(X, fitted=True)
-        recs, _ = self.reconstruct(arr)
-        points = windows_to_points(recs, len(arr), self.window, self.score_stride, how="median")
-        return np.abs(arr.astype(np.float64) - points)
+        return self._channel_errors(arr, self.reconstruct(arr)[0])
+
+    def _channel_errors(self, X: NDArray[np.float32], recs: NDArray[Any]) -> NDArray[np.float64]:
+        points = windows_to_points(recs, len(X), self.window, self.score_stride, how="median")
+        return np.abs(X.astype(np.float64) - points)
+
+    def _score_with_channels(
+        self, X: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        recs, critics = self.reconstruct(X)  # the networks run once for both
+        return self._score_anomalies(X, recs, critics), self._channel_errors(X, recs)
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
-        recs, critics = self.reconstruct(X)
+        return self._score_anomalies(X, *self.reconstruct(X))
+
+    def _score_anomalies(
+        self, X: NDArray[np.float32], recs: NDArray[Any], critics: NDArray[Any]
+    ) -> NDArray[np.float64]:
         return score_anomalies(
             X,
             recs,

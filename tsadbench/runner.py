@@ -507,12 +507,15 @@ def fit_score(
         t0 = time.perf_counter()
         det.fit(train)
         t1 = time.perf_counter()
-        test_scores = det.score(test)
+        channels = None
+        if det.tags.root_cause:  # per-channel scores too (root cause), in score_s
+            test_scores, channels = det.score_with_channels(test)
+            channels = channels.astype(np.float32)
+        else:
+            test_scores = det.score(test)
         t2 = time.perf_counter()
         train_scores = det.score(train)  # for the label-free threshold protocols
         t3 = time.perf_counter()
-        # per-channel scores of the test split (root cause), where the detector gives them
-        channels = det.score_channels(test).astype(np.float32) if det.tags.root_cause else None
     gpu = None
     if cuda is not None and cuda.max_memory_allocated() > 0:  # the run used the GPU
         mem["peak_cuda_mb"] = round(cuda.max_memory_allocated() / 2**20, 1)

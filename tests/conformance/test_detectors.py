@@ -122,3 +122,7 @@ def test_root_cause_scores_have_one_column_per_channel(name, small_entity):
     channels = det.score_channels(small_entity.test)
     assert channels.shape == small_entity.test.shape
     assert np.isfinite(channels).all() and (channels >= 0).all()
+    # the one-pass version the runner calls gives the same two arrays
+    scores, together = det.score_with_channels(small_entity.test)
+    np.testing.assert_allclose(scores, det.score(small_entity.test), rtol=1e-6)
+    np.testing.assert_allclose(together, channels, rtol=1e-6)
