@@ -30,9 +30,10 @@ Flags for what the paper leaves ambiguous:
   * ``mhsa_residual``: ``C* = MHSA(C)`` (False, the third-party default) or ``C + MHSA(C)``.
 
 Ours (tsadbench's choices):
-  * the N per-variable LSTMs run as one batched computation over stacked weights (the same
-    numbers as N separate ``nn.LSTM``; a test checks it to 1e-5), so the cost does not grow with
-    Python calls per variable;
+  * the N per-variable LSTMs share stacked weights and run as one batched computation on a GPU
+    (one launch per step instead of N) and as PyTorch's fused kernel per variable on CPU, where
+    it is faster (see :class:`VariableLSTM`); both give the numbers of N separate ``nn.LSTM``
+    (a test checks each to 1e-5);
   * the first L − 1 points, which end no window, take the first window's score (the windows
     module's ``last`` policy); the third-party code leaves them out of the evaluation;
   * fewer than 2 variables: no inter-variable structure to learn, the detector declares itself
@@ -61,19 +62,36 @@ from tsadbench.registry import register_detector
 DISTANCES = ("l2", "sq_l2")
 
 
+IMPLS = ("auto", "batched", "fused")
+
+
 class VariableLSTM(nn.Module):
-    """N independent multi-layer LSTMs, one per variable, run as one batched computation.
+    """N independent multi-layer LSTMs, one per variable, over stacked weights.
 
     Input ``(N, B, T, input_size)``, output ``(N, B, T, hidden)``; ``state`` is ``(h0, c0)``, each
-    ``(layers, N, B, hidden)``, zeros by default. Weights ``w_ih[l]`` ``(N, 4·hidden, in)``,
-    ``w_hh[l]`` ``(N, 4·hidden, hidden)``, biases ``(N, 4·hidden)``, gates in PyTorch's order
-    (input, forget, cell, output) and initialised as ``nn.LSTM`` does: variable ``i``'s slice is
-    exactly an ``nn.LSTM``'s parameters.
+    ``(layers, N, B, hidden)``. Weights ``w_ih[l]`` ``(N, 4·hidden, in)``, ``w_hh[l]``
+    ``(N, 4·hidden, hidden)``, biases ``(N, 4·hidden)``, gates in PyTorch's order (input, forget,
+    cell, output) and initialised as ``nn.LSTM`` does: variable ``i``'s slice is exactly an
+    ``nn.LSTM``'s parameters.
+
+    Two computations of the same numbers (``impl``):
+
+    * ``"batched"``: one batched matrix product per step over all N variables. On a GPU this
+      replaces N kernel launches per step by one.
+    * ``"fused"``: PyTorch's fused LSTM kernel (oneDNN on CPU) once per variable, on views of
+      the stacked weights. On CPU this is the faster one: each variable's step fits in cache,
+      while the batched step's ``N × B × 4·hidden`` gate tensors do not (``bench/detectors.py
+      --oraclead-encoder`` measures both).
+    * ``"auto"`` (default): ``fused`` on CPU, ``batched`` elsewhere.
     """
 
-    def __init__(self, n: int, input_size: int, hidden: int, layers: int) -> None:
+    def __init__(
+        self, n: int, input_size: int, hidden: int, layers: int, impl: str = "auto"
+    ) -> None:
         super().__init__()
-        self.n, self.hidden, self.layers = n, hidden, layers
+        if impl not in IMPLS:
+            raise ValueError(f"VariableLSTM impl: expected one of {IMPLS}, got {impl!r}")
+        self.n, self.hidden, self.layers, self.impl = n, hidden, layers, impl
         bound = 1.0 / math.sqrt(hidden)
 
         def param(*shape: int) -> nn.Parameter:
@@ -89,6 +107,45 @@ class VariableLSTM(nn.Module):
         self, x: torch.Tensor | None, steps: int, state: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
         """``x`` None means an all-zero input of ``steps`` steps (the decoder's)."""
+        impl = self.impl
+        if impl == "auto":
+            impl = "fused" if state[0].device.type == "cpu" else "batched"
+        if impl == "fused":
+            return self._fused(x, steps, state)
+        return self._batched(x, steps, state)
+
+    def _fused(
+        self, x: torch.Tensor | None, steps: int, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        h0, c0 = state
+        if x is None:
+            x = h0.new_zeros(self.n, h0.shape[2], steps, self.w_ih[0].shape[2])
+        # unbind: one backward node assembles each stacked gradient (indexing would zero-fill it
+        # once per variable)
+        weights = [
+            w.unbind(0)
+            for layer in range(self.layers)
+            for w in (self.w_ih[layer], self.w_hh[layer], self.b_ih[layer], self.b_hh[layer])
+        ]
+        outs = [
+            torch.lstm(
+                x[i],
+                (h0[:, i].contiguous(), c0[:, i].contiguous()),
+                [w[i] for w in weights],
+                True,
+                self.layers,
+                0.0,
+                self.training,
+                False,
+                True,
+            )[0]
+            for i in range(self.n)
+        ]
+        return torch.stack(outs)
+
+    def _batched(
+        self, x: torch.Tensor | None, steps: int, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
         h0, c0 = state
         hid = self.hidden
         # gates reordered (input, forget, output | cell): one sigmoid over the first three

@@ -24,10 +24,11 @@ def _series(n: int = 120, channels: int = 3, seed: int = 0) -> np.ndarray:
     )
 
 
-def test_vectorised_lstm_equals_one_nn_lstm_per_variable():
+@pytest.mark.parametrize("impl", ["batched", "fused"])
+def test_vectorised_lstm_equals_one_nn_lstm_per_variable(impl):
     torch.manual_seed(0)
     n, batch, steps, hidden, layers = 4, 5, 7, 6, 2
-    stacked = oa.VariableLSTM(n, 1, hidden, layers)
+    stacked = oa.VariableLSTM(n, 1, hidden, layers, impl=impl)
     x = torch.randn(n, batch, steps, 1)
     h0 = torch.randn(layers, n, batch, hidden)
     c0 = torch.randn(layers, n, batch, hidden)
@@ -45,6 +46,25 @@ def test_vectorised_lstm_equals_one_nn_lstm_per_variable():
     # an all-zero input (the decoder's) is the same as passing zeros
     zero = stacked(None, steps, (h0, c0))
     torch.testing.assert_close(zero, stacked(torch.zeros(n, batch, steps, 1), steps, (h0, c0)))
+
+
+def test_both_lstm_computations_give_the_same_gradients():
+    torch.manual_seed(0)
+    n, batch, steps, hidden, layers = 3, 4, 5, 6, 2
+    batched = oa.VariableLSTM(n, 2, hidden, layers, impl="batched")
+    fused = oa.VariableLSTM(n, 2, hidden, layers, impl="fused")
+    fused.load_state_dict(batched.state_dict())
+    x = torch.randn(n, batch, steps, 2)
+    h0 = torch.randn(layers, n, batch, hidden)
+    for module in (batched, fused):
+        module(x, steps, (h0, h0)).square().sum().backward()
+    for (name, a), b in zip(batched.named_parameters(), fused.parameters(), strict=True):
+        assert a.grad is not None and b.grad is not None, name
+        assert a.grad.abs().sum() > 0, name
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-5, msg=name)
+    assert oa.VariableLSTM(n, 1, hidden, layers).impl == "auto"
+    with pytest.raises(ValueError, match="impl"):
+        oa.VariableLSTM(n, 1, hidden, layers, impl="loop")
 
 
 def test_pairwise_distances_by_hand():
