@@ -14,11 +14,17 @@ figure includes the interpreter and imports, about what a `tsadbench run` job ho
 
 Detectors whose defaults are a GPU's or a cluster's run at their bench setting here
 (``BENCH_SETTINGS``: OracleAD at stride 5 and 10 epochs instead of the paper's 1 and 80).
+``--throughput N`` times the Anomaly Transformer's and AMAD's training steps (windows per second,
+paper size and cpu setting). ``--set K=V ...`` changes the detectors' settings, e.g. the
+Anomaly Transformer on MSL at the cpu setting:
+``--dataset msl_concat --entity msl_concat --set d_model=128 stride=10 n_epochs=3``.
 ``--oraclead-encoder`` times OracleAD's per-variable encoder (2 LSTM layers, d = 64, 9 steps,
-a batch of 1024 windows of SMD's 38 variables), forward and backward, as one batched computation
-and as the straightforward version, one ``nn.LSTM`` per variable looped in Python (the
-reference, kept here only), on the same weights, with the largest difference of their outputs;
-on the CPU and, when there is one, on a GPU.
+a batch of 1024 windows of SMD's 38 variables), forward and backward, in its two computations
+(``batched``: one batched product per step over all variables; ``fused``: PyTorch's fused
+kernel per variable on views of the stacked weights; the detector uses ``fused`` on CPU and
+``batched`` on a GPU) and as the straightforward version, one ``nn.LSTM`` module per variable
+looped in Python (the reference, kept here only), on the same weights, with the largest
+difference of each from the reference; on the CPU and, when there is one, on a GPU.
 
 ``--vs-orion`` (``make bench-orion`` builds Orion's environment) runs tsadbench's ``tadgan`` and
 Orion's TadGAN (TensorFlow, its JSON defaults) on the same windows of NASA ``M-1`` and ``T-4``
@@ -38,15 +44,23 @@ answers without running the network.
 from __future__ import annotations
 
 import argparse
+import ast
 import multiprocessing as mp
 import resource
 import time
 from typing import Any
 
-BENCH_SETTINGS: dict[str, dict[str, Any]] = {"oraclead": {"stride": 5, "n_epochs": 10}}
+BENCH_SETTINGS: dict[str, dict[str, Any]] = {
+    "oraclead": {"stride": 5, "n_epochs": 10},
+    # the official SMD script's (the paper's size; MSL: --set d_model=128 stride=10 n_epochs=3)
+    "anomaly_transformer": {"stride": 100, "n_epochs": 10},
+    "amad": {"stride": 100, "n_epochs": 10},
+}
 
 
-def _measure(name: str, length: int, channels: int, source: Any, queue: Any) -> None:
+def _measure(
+    name: str, length: int, channels: int, source: Any, queue: Any, overrides: dict[str, Any]
+) -> None:
     from tsadbench.data import load_dataset
     from tsadbench.data.scaling import fit_scaler
     from tsadbench.registry import DETECTORS, create_detector
@@ -63,7 +77,7 @@ def _measure(name: str, length: int, channels: int, source: Any, queue: Any) -> 
     params = {p: 0 for p in ("random_state",) if p in DETECTORS.get(name)._param_names()}
     if "device" in DETECTORS.get(name)._param_names():
         params["device"] = "cpu"
-    det = create_detector(name, **params, **BENCH_SETTINGS.get(name, {}))
+    det = create_detector(name, **{**params, **BENCH_SETTINGS.get(name, {}), **overrides})
     t0 = time.perf_counter()
     det.fit(train)
     t1 = time.perf_counter()
@@ -86,9 +100,18 @@ def main() -> None:
     parser.add_argument("--vs-orion", metavar="PYTHON", help="Orion's python: TadGAN beside it")
     parser.add_argument("--epochs", type=int, default=5, help="--vs-orion: epochs on each side")
     parser.add_argument("--oraclead-encoder", action="store_true", help="see the docstring")
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="K=V", help="detector settings over the bench's"
+    )
+    parser.add_argument(
+        "--throughput", type=int, default=0, metavar="BATCHES", help="see the docstring"
+    )
     args = parser.parse_args()
     if args.oraclead_encoder:
         bench_oraclead_encoder()
+        return
+    if args.throughput:
+        bench_throughput(args.throughput)
         return
     if args.vs_orion:
         bench_vs_orion(args.vs_orion, args.epochs)
@@ -98,6 +121,13 @@ def main() -> None:
         return
     names = args.detectors or list_detectors()
     source = (args.dataset, args.entity) if args.dataset else None
+    overrides = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            overrides[key] = raw
 
     ctx = mp.get_context("spawn")
     if source:
@@ -109,7 +139,9 @@ def main() -> None:
     print(f"{'detector':<10} {'fit_s':>8} {'score_s':>8} {'peak_MB':>8} {'params':>9}")
     for name in names:
         queue = ctx.Queue()
-        proc = ctx.Process(target=_measure, args=(name, args.length, args.channels, source, queue))
+        proc = ctx.Process(
+            target=_measure, args=(name, args.length, args.channels, source, queue, overrides)
+        )
         proc.start()
         proc.join()
         if proc.exitcode != 0:
@@ -118,6 +150,46 @@ def main() -> None:
         _, fit_s, score_s, peak, n_params = queue.get()
         n_params_txt = "-" if n_params is None else str(n_params)
         print(f"{name:<10} {fit_s:>8.2f} {score_s:>8.2f} {peak:>8.0f} {n_params_txt:>9}")
+
+
+THROUGHPUT_SETTINGS = {"paper": {"d_model": 512}, "cpu": {"d_model": 128}}
+
+
+def bench_throughput(n_batches: int, channels: int = 38, batch: int = 256) -> None:
+    """Training windows per second of the Anomaly Transformer and AMAD: full minimax steps
+    (forward, both phases' backward, Adam) on batches of 256 random windows of 100 × 38 (an
+    SMD machine), at the paper size and at the cpu setting; on the CPU and, when there is one,
+    on a GPU (bf16 autocast there, ``amp``)."""
+    import torch
+
+    from tsadbench.registry import DETECTORS
+
+    rng = torch.Generator().manual_seed(0)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(
+        f"minimax training steps, batch {batch} windows of 100 x {channels}, best of "
+        f"{n_batches} after one warm-up; torch threads {torch.get_num_threads()}"
+    )
+    print(f"{'detector':<20} {'setting':<7} {'device':<6} {'s/batch':>8} {'windows/s':>10}")
+    for name in ("anomaly_transformer", "amad"):
+        for setting, params in THROUGHPUT_SETTINGS.items():
+            for device in devices:
+                det = DETECTORS.create(name, **params, amp=device == "cuda", device=device)
+                torch.manual_seed(0)
+                module = det._build_module(channels).to(device)
+                opt = det._make_optimizer(module)
+                x = torch.randn(batch, 100, channels, generator=rng).to(device)
+                best = float("inf")
+                for i in range(n_batches + 1):
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                    det._train_step(module, x, opt)
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    if i:  # the first is the warm-up
+                        best = min(best, time.perf_counter() - t0)
+                print(f"{name:<20} {setting:<7} {device:<6} {best:>8.2f} {batch / best:>10.1f}")
 
 
 def bench_mae(n_windows: int) -> None:
@@ -158,7 +230,7 @@ def bench_mae(n_windows: int) -> None:
 
 
 def bench_oraclead_encoder(batch: int = 1024, n: int = 38, steps: int = 9) -> None:
-    """OracleAD's encoder, vectorised against a Python loop over per-variable ``nn.LSTM``s."""
+    """OracleAD's encoder, both computations against a Python loop over ``nn.LSTM`` modules."""
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -166,52 +238,63 @@ def bench_oraclead_encoder(batch: int = 1024, n: int = 38, steps: int = 9) -> No
         f"OracleAD encoder: {n} variables, batch {batch}, {steps} steps, 2 layers, d=64; "
         f"forward + backward, best of 3; torch threads {torch.get_num_threads()}"
     )
-    print(f"{'device':<7} {'vectorised_s':>12} {'loop_s':>8} {'speed-up':>9} {'max |diff|':>11}")
+    print(f"{'device':<7} {'impl':<8} {'seconds':>8} {'vs loop':>8} {'max |diff|':>11}")
     for device in devices:
-        t_fast, t_loop, diff = _encoder_times(device, batch, n, steps)
-        print(f"{device:<7} {t_fast:>12.3f} {t_loop:>8.3f} {t_loop / t_fast:>8.1f}x {diff:>11.1e}")
+        times, diffs = _encoder_times(device, batch, n, steps)
+        for name, t in times.items():
+            print(
+                f"{device:<7} {name:<8} {t:>8.3f} {times['loop'] / t:>7.2f}x "
+                f"{diffs.get(name, 0.0):>11.1e}"
+            )
 
 
 def _encoder_times(
     device: str, batch: int, n: int, steps: int, hidden: int = 64, layers: int = 2
-) -> tuple[float, float, float]:
+) -> tuple[dict[str, float], dict[str, float]]:
     import torch
     from torch import nn
 
     from tsadbench.detectors.oraclead import VariableLSTM
 
     torch.manual_seed(0)
-    fast = VariableLSTM(n, 1, hidden, layers).to(device)
+    stacked = {
+        impl: VariableLSTM(n, 1, hidden, layers, impl=impl).to(device)
+        for impl in ("batched", "fused")
+    }
+    stacked["fused"].load_state_dict(stacked["batched"].state_dict())
     loop = nn.ModuleList(
         nn.LSTM(1, hidden, num_layers=layers, batch_first=True) for _ in range(n)
     ).to(device)
+    ref = stacked["batched"]
     with torch.no_grad():  # the same weights
         for i, lstm in enumerate(loop):
             for layer in range(layers):
-                getattr(lstm, f"weight_ih_l{layer}").copy_(fast.w_ih[layer][i])
-                getattr(lstm, f"weight_hh_l{layer}").copy_(fast.w_hh[layer][i])
-                getattr(lstm, f"bias_ih_l{layer}").copy_(fast.b_ih[layer][i])
-                getattr(lstm, f"bias_hh_l{layer}").copy_(fast.b_hh[layer][i])
+                getattr(lstm, f"weight_ih_l{layer}").copy_(ref.w_ih[layer][i])
+                getattr(lstm, f"weight_hh_l{layer}").copy_(ref.w_hh[layer][i])
+                getattr(lstm, f"bias_ih_l{layer}").copy_(ref.b_ih[layer][i])
+                getattr(lstm, f"bias_hh_l{layer}").copy_(ref.b_hh[layer][i])
     x = torch.randn(n, batch, steps, 1, device=device)
     zeros = torch.zeros(layers, n, batch, hidden, device=device)
     outputs, best = {}, {}
-    for name in ("fast", "loop"):
+    for name in ("loop", "batched", "fused"):
         best[name] = float("inf")
         for _ in range(3):
             if device == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            if name == "fast":
-                out = fast(x, steps, (zeros, zeros))
-            else:
+            if name == "loop":
                 out = torch.stack([lstm(x[i])[0] for i, lstm in enumerate(loop)])
+            else:
+                out = stacked[name](x, steps, (zeros, zeros))
             out.square().mean().backward()
             if device == "cuda":
                 torch.cuda.synchronize()
             best[name] = min(best[name], time.perf_counter() - t0)
         outputs[name] = out.detach()
-    diff = float((outputs["fast"] - outputs["loop"]).abs().max())
-    return best["fast"], best["loop"], diff
+    diffs = {
+        name: float((outputs[name] - outputs["loop"]).abs().max()) for name in ("batched", "fused")
+    }
+    return best, diffs
 
 
 ORION_INPUTS = (

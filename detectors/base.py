@@ -267,6 +267,8 @@ class TorchDetector(BaseDetector):
     shuffle: ClassVar[bool] = True  # a new order of the training windows every epoch
     # drop each epoch's last, partial training batch (unless it is the only one)
     drop_last: ClassVar[bool] = False
+    # step between validation windows; None: the training stride
+    validation_stride: ClassVar[int | None] = 1
 
     # hooks --------------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> torch.nn.Module:
@@ -353,7 +355,11 @@ class TorchDetector(BaseDetector):
             sliding_windows(X[: len(X) - n_val], self.window, self.stride)
         )
         val = (
-            self._training_windows(sliding_windows(X[len(X) - n_val :], self.window, 1))
+            self._training_windows(
+                sliding_windows(
+                    X[len(X) - n_val :], self.window, self.validation_stride or self.stride
+                )
+            )
             if n_val
             else None
         )

@@ -176,8 +176,15 @@ def parse_metric(full_name: str) -> MetricSpec:
     )
 
 
-def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None) -> float:
-    """The value of one resolved metric on one series."""
+def compute(
+    spec: MetricSpec,
+    labels: Any,
+    scores: Any,
+    train_scores: Any = None,
+    train_energies: Any = None,
+) -> float:
+    """The value of one resolved metric on one series. ``train_energies``: the detector's
+    per-window-position train energies, pooled by ``train_test_ratio(compat=...)``."""
     entry = METRICS.entry(spec.metric)
     if entry.meta.get("root_cause"):
         raise ValueError(
@@ -197,6 +204,14 @@ def compute(spec: MetricSpec, labels: Any, scores: Any, train_scores: Any = None
         oracle = METRICS.entry(source).meta["oracle"]
         _, thr = oracle(labels, scores, **source_params, **spec.protocol_params)
         return float(entry.obj(labels, scores >= thr, **spec.params))
+    if spec.protocol_params.get("compat") == "anomaly_transformer":
+        if train_energies is None:
+            raise ValueError(
+                f"{spec.name!r} pools the detector's window energies on the train split, as the "
+                f"Anomaly Transformer's code does; this run has none (detectors with "
+                f"'window_energies': anomaly_transformer, amad)."
+            )
+        train_scores = train_energies
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
     predicted = predictions(spec.protocol, scores, train, **spec.protocol_params)
     return float(entry.obj(labels, predicted, **spec.params))

@@ -4,7 +4,10 @@ PA (Xu et al., WWW 2018; OmniAnomaly; the Anomaly Transformer's protocol): if an
 ground-truth event is predicted, the whole event counts as predicted; predictions outside events
 are unchanged; then point-wise precision / recall / F1. We fill the whole event, as tadpak does
 with K=0 — not OmniAnomaly's / TSB-AD's loop, which leaves index 0 unfilled when an event that
-starts there is first hit later (``metrics.md`` §2.1).
+starts there is first hit later (``metrics.md`` §2.1). ``compat="tsbad"`` and
+``compat="anomaly_transformer"`` reproduce that loop (the Anomaly Transformer's ``solver.py``
+has the same one: its backward fill stops at index 1); ``tsbad`` also searches its oracle
+threshold over TSB-AD's grid, ``anomaly_transformer`` exactly.
 
 PA%K (Kim et al., AAAI 2022; tadpak ``pak``): an event is filled only when more than K percent of
 its points are predicted (strict ``>``); otherwise its predictions stay as they are. K=0 is PA,
@@ -107,13 +110,25 @@ def _tsbad_adjust(y: NDArray[np.int8], p: NDArray[np.bool_]) -> NDArray[np.bool_
     return out
 
 
+PA_COMPATS = (None, "tsbad", "anomaly_transformer")
+
+
+def _adjust(y: NDArray[np.int8], p: NDArray[np.bool_], compat: str | None) -> NDArray[np.bool_]:
+    if check_compat(compat, PA_COMPATS) is None:
+        return point_adjust(y, p)
+    return _tsbad_adjust(y, p)
+
+
 def best_pa_f1(labels: Any, scores: Any, *, compat: str | None = None) -> tuple[float, float]:
     y, s = check_labels_scores(labels, scores, name="pa_f1@oracle")
-    if check_compat(compat) == "tsbad":
+    compat = check_compat(compat, PA_COMPATS)
+    if compat == "tsbad":
         return tsbad_grid(s, lambda p: prf(y, _tsbad_adjust(y, p), "pa_f1")[2])
     starts, ends = events(y)
-    event_max = segment_reduce(np.maximum, s, starts, ends)
-    return best_f1_threshold(np.repeat(event_max, ends - starts), s[y == 0])
+    effective = np.repeat(segment_reduce(np.maximum, s, starts, ends), ends - starts)
+    if compat == "anomaly_transformer" and y[0] == 1:
+        effective[0] = s[0]  # index 0 counts only when it is itself predicted
+    return best_f1_threshold(effective, s[y == 0])
 
 
 def best_pa_k_f1(labels: Any, scores: Any, *, k: float = 20.0) -> tuple[float, float]:
@@ -129,25 +144,28 @@ def best_delay_pa_f1(labels: Any, scores: Any, *, delay: int = 7) -> tuple[float
 @register_metric("pa_f1", needs_threshold=True, oracle=best_pa_f1)
 def pa_f1(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
     """Point-adjusted F1: a hit anywhere in an event counts the whole event (compat='tsbad':
-    TSB-AD's index-0 rule and 100-point value grid)."""
-    if check_compat(compat) == "tsbad":
-        y = np.asarray(labels).astype(np.int8)
-        return prf(
-            y, _tsbad_adjust(y, check_predictions(predictions, len(y), name="pa_f1")), "pa_f1"
-        )[2]
-    return prf(labels, point_adjust(labels, predictions), "pa_f1")[2]
+    TSB-AD's index-0 rule and 100-point value grid; 'anomaly_transformer': its loop, the same
+    index-0 rule)."""
+    return _pa_prf(labels, predictions, compat, "pa_f1")[2]
+
+
+def _pa_prf(
+    labels: Any, predictions: Any, compat: str | None, name: str
+) -> tuple[float, float, float]:
+    y = np.asarray(labels).astype(np.int8)
+    return prf(y, _adjust(y, check_predictions(predictions, len(y), name=name), compat), name)
 
 
 @register_metric("pa_precision", needs_threshold=True, oracle_of="pa_f1")
-def pa_precision(labels: Any, predictions: Any) -> float:
+def pa_precision(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
     """Point-adjusted precision (at oracle: at the PA-F1-optimal threshold)."""
-    return prf(labels, point_adjust(labels, predictions), "pa_precision")[0]
+    return _pa_prf(labels, predictions, compat, "pa_precision")[0]
 
 
 @register_metric("pa_recall", needs_threshold=True, oracle_of="pa_f1")
-def pa_recall(labels: Any, predictions: Any) -> float:
+def pa_recall(labels: Any, predictions: Any, *, compat: str | None = None) -> float:
     """Point-adjusted recall (at oracle: at the PA-F1-optimal threshold)."""
-    return prf(labels, point_adjust(labels, predictions), "pa_recall")[1]
+    return _pa_prf(labels, predictions, compat, "pa_recall")[1]
 
 
 @register_metric("pa_k_f1", needs_threshold=True, oracle=best_pa_k_f1)

@@ -169,6 +169,8 @@ DETECTORS: Registry[Any] = Registry(
         "tsadbench.detectors.tadgan",
         "tsadbench.detectors.oraclead",
         "tsadbench.detectors.linear",
+        "tsadbench.detectors.anomaly_transformer",
+        "tsadbench.detectors.amad",
     ),
     entry_point_group="tsadbench.detectors",
 )

@@ -246,7 +246,13 @@ def _evaluate(
                     continue
                 value = compute_root_cause(spec, arrays["channel_labels"], arrays["channels"])
             else:
-                value = compute(spec, arrays["labels"], arrays["test"], arrays.get("train"))
+                value = compute(
+                    spec,
+                    arrays["labels"],
+                    arrays["test"],
+                    arrays.get("train"),
+                    arrays.get("train_energies"),
+                )
             if not np.isfinite(value):
                 raise FloatingPointError(f"the value is {value}")
             record["metrics"][spec.name] = value
@@ -439,12 +445,14 @@ def _run_entity(
         transform = fit_scaler(scaler, entity.train)
         train, test = transform(entity.train), transform(entity.test)
         params = spec["detector"]["params"]
+        # the Anomaly Transformer's threshold pools the detector's window energies on train
+        energies = any(m.protocol_params.get("compat") == "anomaly_transformer" for m in specs)
         if s.isolate:
-            out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads)
+            out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads, energies)
         else:
-            out = fit_score(s.detector, params, train, test)
+            out = fit_score(s.detector, params, train, test, energies)
         test_scores, train_scores = out.pop("test"), out.pop("train")
-        channels = out.pop("channels")
+        channels, train_energies = out.pop("channels"), out.pop("train_energies")
         record["environment"]["gpu"] = out.pop("gpu")
         record["environment"]["versions"].update(out.pop("versions"))
         record["detector"]["provenance"] = out.pop("provenance")
@@ -458,6 +466,8 @@ def _run_entity(
             arrays["channels"] = channels
             if entity.channel_labels is not None:
                 arrays["channel_labels"] = entity.channel_labels
+        if train_energies is not None:
+            arrays["train_energies"] = train_energies
         t_eval = time.perf_counter()
         _evaluate(specs, arrays, record)
         record["time"]["evaluate_s"] = time.perf_counter() - t_eval
@@ -495,10 +505,15 @@ class ChildError(RuntimeError):
 
 
 def fit_score(
-    name: str, params: dict[str, Any], train: np.ndarray, test: np.ndarray
+    name: str,
+    params: dict[str, Any],
+    train: np.ndarray,
+    test: np.ndarray,
+    energies: bool = False,
 ) -> dict[str, Any]:
     """Create, fit and score one detector; returns scores, timings, peak memory (and peak CUDA
-    memory when the detector used a GPU), size and the GPU's model."""
+    memory when the detector used a GPU), size and the GPU's model. ``energies``: also the
+    detector's window energies on train (float32), where it has ``window_energies``."""
     det = DETECTORS.create(name, **params)
     cuda = _cuda()
     if cuda is not None:
@@ -515,6 +530,9 @@ def fit_score(
             test_scores = det.score(test)
         t2 = time.perf_counter()
         train_scores = det.score(train)  # for the label-free threshold protocols
+        train_energies = None
+        if energies and callable(getattr(det, "window_energies", None)):
+            train_energies = det.window_energies(train).astype(np.float32)
         t3 = time.perf_counter()
     gpu = None
     if cuda is not None and cuda.max_memory_allocated() > 0:  # the run used the GPU
@@ -524,6 +542,7 @@ def fit_score(
         "test": test_scores,
         "train": train_scores,
         "channels": channels,
+        "train_energies": train_energies,
         "time": {"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
         "memory": mem,
         "n_parameters": det.n_parameters(),
@@ -556,6 +575,7 @@ def _isolated(
     test: np.ndarray,
     timeout_s: float | None,
     threads: int | None = None,
+    energies: bool = False,
 ) -> dict[str, Any]:
     """``fit_score`` in a fresh Python process: its peak memory is its own, and a run past
     ``timeout_s`` is stopped. Isolation, not scheduling: launchers decide what runs where.
@@ -573,7 +593,7 @@ def _isolated(
         env.update(dict.fromkeys(THREAD_VARS, str(threads)))
     with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
         job, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
-        job.write_bytes(pickle.dumps((name, params, train, test), protocol=5))
+        job.write_bytes(pickle.dumps((name, params, train, test, energies), protocol=5))
         cmd = [sys.executable, "-m", "tsadbench.runner", str(job), str(out), str(os.getpid())]
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         try:

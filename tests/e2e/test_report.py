@@ -315,3 +315,38 @@ def test_two_suites_citing_one_source_keep_both_tables(tmp_path):
     both = pd.concat([load(tmp_path / "a"), runs])
     rows = published(both)
     assert {r[1] for r in rows} == {"synthetic", "elsewhere"}
+
+
+def test_a_reconstruction_is_marked_and_the_official_threshold_pools_window_energies(tmp_path):
+    """amad (faithful: false) on synthetic data with the Anomaly Transformer's protocol: the
+    runner stores the window energies the compat threshold pools, and the report marks the row."""
+    at_f1 = "pa_f1(compat='anomaly_transformer')@train_test_ratio(compat='anomaly_transformer')"
+    metrics = [at_f1, "pa_f1@train_test_ratio", "auc_pr"]
+    params = {**DETECTORS.get("amad").test_params, "random_state": 0, "device": "cpu"}
+    settings = RunSettings(
+        detector="amad",
+        detector_params=params,
+        dataset="synthetic",
+        dataset_params={"n_entities": 1, "length": 400, "n_anomalies": 3, "n_channels": 2},
+        metrics=metrics,
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+        config={"data_root": None},
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "ok", record.get("error")
+    assert record["detector"]["faithful"] is False
+    assert all(math.isfinite(record["metrics"][m]) for m in metrics)
+    arrays = store.read_scores(tmp_path, record["key"])
+    n_train = record["dataset"]["n_train"]
+    window, stride = params["window"], 1
+    assert arrays["train_energies"].shape == (((n_train - window) // stride + 1) * window,)
+    spec = parse_metric(at_f1)
+    again = compute(
+        spec, arrays["labels"], arrays["test"], arrays["train"], arrays["train_energies"]
+    )
+    assert again == record["metrics"][at_f1]
+    frame = load(tmp_path)
+    assert frame["config"].str.endswith("(not faithful)").all()

@@ -35,6 +35,9 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     # its configuration says so in every table
     reduced = frame["reduced"].notna() & (frame["reduced"].astype(str) != "")
     frame.loc[reduced, "config"] = frame.loc[reduced, "config"] + " (reduced)"
+    # nor is a detector that does not follow its paper (a reconstruction, a lite variant)
+    unfaithful = frame["faithful"].eq(False)
+    frame.loc[unfaithful, "config"] = frame.loc[unfaithful, "config"] + " (not faithful)"
     return frame
 
 
