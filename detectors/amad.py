@@ -50,7 +50,7 @@ from torch import nn
 
 from tsadbench.detectors.anomaly_transformer import (
     AnomalyTransformer,
-    DataEmbedding,
+    AnomalyTransformerNet,
     minimax_losses,
 )
 from tsadbench.registry import register_detector
@@ -126,63 +126,6 @@ class AutoMaskAttention(nn.Module):
             F.cross_entropy(sim.reshape(-1, length), target.reshape(-1))
             + F.cross_entropy(sim.transpose(1, 2).reshape(-1, length), target.reshape(-1))
         )
-
-
-class AMADLayer(nn.Module):
-    def __init__(self, d_model: int, d_ff: int, attention: AutoMaskAttention, dropout: float):
-        super().__init__()
-        self.attention = attention
-        self.ff1 = nn.Linear(d_model, d_ff)
-        self.ff2 = nn.Linear(d_ff, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        new, glob, local, contrast = self.attention(x)
-        x = self.norm1(x + self.dropout(new))
-        y = self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(x)))))
-        return self.norm2(x + y), glob, local, contrast
-
-
-class AMADNet(nn.Module):
-    """The Anomaly Transformer's backbone with AutoMask attention in every layer."""
-
-    def __init__(self, n_channels: int, det: AMAD) -> None:
-        super().__init__()
-        self.embedding = DataEmbedding(n_channels, det.d_model, det.window, det.dropout)
-        self.layers = nn.ModuleList(
-            AMADLayer(
-                det.d_model,
-                det.d_ff,
-                AutoMaskAttention(
-                    det.d_model,
-                    det.heads,
-                    det.window,
-                    tuple(det.init_widths),
-                    det.mask_sharpness,
-                    det.contrast_temperature,
-                    det.dropout,
-                ),
-                det.dropout,
-            )
-            for _ in range(det.layers)
-        )
-        self.norm = nn.LayerNorm(det.d_model)
-        self.projection = nn.Linear(det.d_model, n_channels)
-
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """(reconstruction, global associations, local associations, mean InfoNCE loss)."""
-        h = self.embedding(x)
-        globs, locals_, contrasts = [], [], []
-        for layer in self.layers:
-            h, g, loc, c = layer(h)
-            globs.append(g)
-            locals_.append(loc)
-            contrasts.append(c)
-        return self.projection(self.norm(h)), globs, locals_, torch.stack(contrasts).mean()
 
 
 @register_detector(
@@ -284,14 +227,33 @@ class AMAD(AnomalyTransformer):
         c("lambda_contrast", isinstance(v, (int, float)) and v >= 0, "a float >= 0")
 
     def _build_module(self, n_channels: int) -> nn.Module:
-        return AMADNet(n_channels, self)
+        """The Anomaly Transformer's network with AutoMask attention in every layer: its
+        outputs are the reconstruction, then per layer the global association, the local one
+        and the InfoNCE loss."""
+        return AnomalyTransformerNet(
+            n_channels,
+            self.window,
+            self.d_model,
+            self.layers,
+            self.d_ff,
+            self.dropout,
+            lambda: AutoMaskAttention(
+                self.d_model,
+                self.heads,
+                self.window,
+                tuple(self.init_widths),
+                self.mask_sharpness,
+                self.contrast_temperature,
+                self.dropout,
+            ),
+        )
 
     def _phase_losses(
         self, module: nn.Module, batch: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Max-Min on the local-global discrepancy (the global association in the series'
         role, the local one in the prior's), the contrastive term added once."""
-        rec, globs, locals_, contrast = self._forward(module, batch)
+        rec, globs, locals_, contrasts = self._forward(module, batch)
         rec_loss, s_loss, p_loss = minimax_losses(batch, rec, globs, locals_)
-        loss1 = rec_loss - self.k * s_loss + self.lambda_contrast * contrast
+        loss1 = rec_loss - self.k * s_loss + self.lambda_contrast * torch.stack(contrasts).mean()
         return loss1, rec_loss + self.k * p_loss

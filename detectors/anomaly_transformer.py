@@ -45,6 +45,7 @@ window (at the training stride).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -121,54 +122,58 @@ class AnomalyAttention(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    def __init__(self, d_model: int, heads: int, d_ff: int, window: int, dropout: float) -> None:
+    """An attention module (its output first, then what it associates), residual, LayerNorm,
+    the position-wise feed-forward (the official kernel-1 Conv1d pair as Linear layers: the
+    same map) with GELU, residual, LayerNorm."""
+
+    def __init__(self, attention: nn.Module, d_model: int, d_ff: int, dropout: float) -> None:
         super().__init__()
-        self.attention = AnomalyAttention(d_model, heads, window, dropout)
-        self.ff1 = nn.Linear(d_model, d_ff)  # the official kernel-1 Conv1d pair
+        self.attention = attention
+        self.ff1 = nn.Linear(d_model, d_ff)
         self.ff2 = nn.Linear(d_ff, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        new, series, prior = self.attention(x)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        new, *associations = self.attention(x)
         x = self.norm1(x + self.dropout(new))
         y = self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(x)))))
-        return self.norm2(x + y), series, prior
+        return (self.norm2(x + y), *associations)
 
 
 class AnomalyTransformerNet(nn.Module):
-    """Embedding, encoder layers of anomaly attention, LayerNorm, linear reconstruction."""
+    """Embedding, encoder layers, LayerNorm, linear reconstruction; ``attention()`` makes each
+    layer's attention (the Anomaly Transformer's, or AMAD's AutoMask)."""
 
     def __init__(
         self,
         n_channels: int,
         window: int,
         d_model: int,
-        heads: int,
         layers: int,
         d_ff: int,
         dropout: float,
+        attention: Callable[[], nn.Module],
     ) -> None:
         super().__init__()
         self.embedding = DataEmbedding(n_channels, d_model, window, dropout)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, heads, d_ff, window, dropout) for _ in range(layers)
+            EncoderLayer(attention(), d_model, d_ff, dropout) for _ in range(layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.projection = nn.Linear(d_model, n_channels)
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """(reconstruction (B, L, C), series per layer, prior per layer, each (B, H, L, L))."""
+    def forward(self, x: torch.Tensor) -> tuple[Any, ...]:
+        """(reconstruction (B, L, C), then each further output of the attention as a list over
+        layers: the series and the prior association, each (B, H, L, L), for the Anomaly
+        Transformer)."""
         h = self.embedding(x)
-        series, priors = [], []
+        per_layer = []
         for layer in self.layers:
-            h, s, p = layer(h)
-            series.append(s)
-            priors.append(p)
-        return self.projection(self.norm(h)), series, priors
+            h, *associations = layer(h)
+            per_layer.append(associations)
+        return (self.projection(self.norm(h)), *(list(a) for a in zip(*per_layer, strict=True)))
 
 
 def discrepancy_rows(s: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -318,7 +323,13 @@ class AnomalyTransformer(TorchDetector):
     # the network ----------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> nn.Module:
         return AnomalyTransformerNet(
-            n_channels, self.window, self.d_model, self.heads, self.layers, self.d_ff, self.dropout
+            n_channels,
+            self.window,
+            self.d_model,
+            self.layers,
+            self.d_ff,
+            self.dropout,
+            lambda: AnomalyAttention(self.d_model, self.heads, self.window, self.dropout),
         )
 
     def _forward(self, module: nn.Module, batch: torch.Tensor) -> Any:

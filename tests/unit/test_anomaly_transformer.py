@@ -73,7 +73,7 @@ def _grads(module: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tenso
 
 def test_minimax_phases_send_gradients_only_where_they_should():
     torch.manual_seed(0)
-    net = at.AnomalyTransformerNet(3, 8, 8, 2, 1, 8, 0.0)
+    net = at.AnomalyTransformerNet(3, 8, 8, 1, 8, 0.0, lambda: at.AnomalyAttention(8, 2, 8, 0.0))
     x = torch.randn(4, 8, 3)
     rec, series, priors = net(x)
     _, s_loss, p_loss = at.minimax_losses(x, rec, series, priors)
