@@ -144,8 +144,9 @@ class AMAD(AnomalyTransformer):
 
     Parameters
     ----------
-    scales via init_widths : sequence of float
-        Initial band widths of the soft local masks, in steps (2, 8, 32): one scale each.
+    init_widths : sequence of float
+        Initial band widths of the soft local masks, in steps (2, 8, 32), each in
+        (0, window): one scale each.
     mask_sharpness : float
         Softness of the mask edges, in steps (1.0).
     lambda_contrast, contrast_temperature : float
