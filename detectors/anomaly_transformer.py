@@ -54,7 +54,6 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from tsadbench.data.windows import sliding_windows
 from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
 
@@ -99,9 +98,9 @@ def gaussian_prior(sigma: torch.Tensor, window: int) -> torch.Tensor:
 class AnomalyAttention(nn.Module):
     """Multi-head anomaly attention: output, series association and prior association."""
 
-    def __init__(self, d_model: int, heads: int, window: int, dropout: float) -> None:
+    def __init__(self, d_model: int, heads: int, dropout: float) -> None:
         super().__init__()
-        self.heads, self.window = heads, window
+        self.heads = heads
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
         self.value = nn.Linear(d_model, d_model)
@@ -329,7 +328,7 @@ class AnomalyTransformer(TorchDetector):
             self.layers,
             self.d_ff,
             self.dropout,
-            lambda: AnomalyAttention(self.d_model, self.heads, self.window, self.dropout),
+            lambda: AnomalyAttention(self.d_model, self.heads, self.dropout),
         )
 
     def _forward(self, module: nn.Module, batch: torch.Tensor) -> Any:
@@ -378,10 +377,4 @@ class AnomalyTransformer(TorchDetector):
         """The energy of every position of every window at the training stride, flattened:
         what the official code pools from the train split for its threshold."""
         arr = self._validate(X, fitted=True)
-        windows = sliding_windows(arr, self.window, self.stride)
-        self.module_.eval()
-        with torch.no_grad():
-            parts = [
-                self._score_batch(self.module_, b).double().cpu() for b in self._batches(windows)
-            ]
-        return torch.cat(parts).numpy().reshape(-1)
+        return self._window_values(arr, self.stride, self._score_batch).reshape(-1)

@@ -11,6 +11,7 @@ import copy
 import inspect
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -403,23 +404,34 @@ class TorchDetector(BaseDetector):
         module.eval()
         self.module_ = module
 
-    def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+    def _window_values(
+        self,
+        X: NDArray[np.float32],
+        stride: int,
+        batch_fn: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor],
+    ) -> NDArray[np.float64]:
+        """``batch_fn(module, batch)`` over every window of ``X`` at ``stride``, in eval mode
+        without gradients, concatenated over the batches (float64, on the CPU)."""
         import torch
 
-        windows = sliding_windows(X, self.window, self.score_stride)
+        windows = sliding_windows(X, self.window, stride)
         self.module_.eval()
         with torch.no_grad():
-            parts = [
-                self._score_batch(self.module_, b).double().cpu() for b in self._batches(windows)
-            ]
-        values = torch.cat(parts).numpy()
+            parts = [batch_fn(self.module_, b).double().cpu() for b in self._batches(windows)]
+        return torch.cat(parts).numpy()  # type: ignore[no-any-return]
+
+    def _to_points(self, values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
         return windows_to_points(
             values,
-            len(X),
+            n,
             self.window,
             self.score_stride,
             how=self.point_aggregation,  # type: ignore[arg-type]
         )
+
+    def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        values = self._window_values(X, self.score_stride, self._score_batch)
+        return self._to_points(values, len(X))
 
     def _channel_batch(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
         """Per-position, per-channel scores ``(B, window, n_channels)`` of a batch, for a
@@ -428,22 +440,9 @@ class TorchDetector(BaseDetector):
 
     def score_channels(self, X: Any) -> NDArray[np.float64]:
         """Each channel's part of the score, ``(n_timestamps, n_channels)`` (root cause)."""
-        import torch
-
         arr = self._validate(X, fitted=True)
-        windows = sliding_windows(arr, self.window, self.score_stride)
-        self.module_.eval()
-        with torch.no_grad():
-            parts = [
-                self._channel_batch(self.module_, b).double().cpu() for b in self._batches(windows)
-            ]
-        return windows_to_points(
-            torch.cat(parts).numpy(),
-            len(arr),
-            self.window,
-            self.score_stride,
-            how=self.point_aggregation,  # type: ignore[arg-type]
-        )
+        values = self._window_values(arr, self.score_stride, self._channel_batch)
+        return self._to_points(values, len(arr))
 
     def n_parameters(self) -> int | None:
         module = getattr(self, "module_", None)

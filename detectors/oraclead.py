@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from tsadbench.data.windows import sliding_windows, windows_to_points
+from tsadbench.data.windows import sliding_windows
 from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
 
@@ -427,16 +427,11 @@ class OracleAD(TorchDetector):
         self, X: NDArray[np.float32]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         scores, rows = self._window_scores(X)
-        n, w, s = len(X), self.window, self.score_stride
-        per_position = np.broadcast_to(rows[:, None, :], (len(rows), w, rows.shape[1]))
-        return (
-            windows_to_points(scores, n, w, s, how="last"),
-            windows_to_points(per_position, n, w, s, how="last"),
-        )
+        per_position = np.broadcast_to(rows[:, None, :], (len(rows), self.window, rows.shape[1]))
+        return self._to_points(scores, len(X)), self._to_points(per_position, len(X))
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
-        scores, _ = self._window_scores(X)
-        return windows_to_points(scores, len(X), self.window, self.score_stride, how="last")
+        return self._to_points(self._window_scores(X)[0], len(X))
 
     def score_channels(self, X: Any) -> NDArray[np.float64]:
         """Per point and variable (n_timestamps, n_channels): the variable's row sum of

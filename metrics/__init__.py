@@ -51,6 +51,7 @@ __all__ = [
     "is_root_cause",
     "list_metrics",
     "metric_defaults",
+    "needs_train_energies",
     "parse_metric",
     "register_metric",
 ]
@@ -204,17 +205,24 @@ def compute(
         oracle = METRICS.entry(source).meta["oracle"]
         _, thr = oracle(labels, scores, **source_params, **spec.protocol_params)
         return float(entry.obj(labels, scores >= thr, **spec.params))
-    if spec.protocol_params.get("compat") == "anomaly_transformer":
+    if needs_train_energies(spec):
         if train_energies is None:
             raise ValueError(
                 f"{spec.name!r} pools the detector's window energies on the train split, as the "
-                f"Anomaly Transformer's code does; this run has none (detectors with "
-                f"'window_energies': anomaly_transformer, amad)."
+                f"Anomaly Transformer's code does; none were given (detectors with "
+                f"'window_energies': anomaly_transformer, amad; a run stores them only when its "
+                f"metric set asks for this protocol)."
             )
         train_scores = train_energies
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)
     predicted = predictions(spec.protocol, scores, train, **spec.protocol_params)
     return float(entry.obj(labels, predicted, **spec.params))
+
+
+def needs_train_energies(spec: MetricSpec) -> bool:
+    """Whether the metric's threshold pools the detector's window energies on train
+    (``train_test_ratio(compat='anomaly_transformer')``), which the runner then computes."""
+    return spec.protocol_params.get("compat") == "anomaly_transformer"
 
 
 def is_root_cause(spec: MetricSpec) -> bool:
@@ -228,7 +236,11 @@ def compute_root_cause(spec: MetricSpec, channel_labels: Any, channel_scores: An
 
 
 def evaluate(
-    labels: Any, scores: Any, names: Iterable[str], train_scores: Any = None
+    labels: Any,
+    scores: Any,
+    names: Iterable[str],
+    train_scores: Any = None,
+    train_energies: Any = None,
 ) -> dict[str, float]:
     """Compute every metric in ``names`` on one series; raises on the first failure.
 
@@ -239,6 +251,9 @@ def evaluate(
     names : metric names following the naming rule
     train_scores : array of shape (n_train,), optional
         The detector's scores on its train split, for ``train_quantile``.
+    train_energies : array, optional
+        The detector's per-window-position train energies (``window_energies``), for
+        ``train_test_ratio(compat='anomaly_transformer')``.
 
     Returns
     -------
@@ -247,7 +262,7 @@ def evaluate(
     out: dict[str, float] = {}
     for full in names:
         spec = parse_metric(full)
-        value = compute(spec, labels, scores, train_scores)
+        value = compute(spec, labels, scores, train_scores, train_energies)
         if not np.isfinite(value):
             raise FloatingPointError(f"The metric {spec.name!r} gave {value}.")
         out[spec.name] = value

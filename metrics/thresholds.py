@@ -110,11 +110,7 @@ def train_test_ratio(
     ``compat="anomaly_transformer"`` the caller passes the detector's window energies as
     ``train`` (``metrics.compute`` does)."""
     r = _check_unit("r", r, 0.0, 100.0)
-    if compat not in TRAIN_TEST_COMPATS:
-        raise ValueError(
-            f"The 'compat' parameter of 'train_test_ratio' must be one of {TRAIN_TEST_COMPATS}. "
-            f"Got {compat!r}."
-        )
+    check_compat(compat, TRAIN_TEST_COMPATS)
     pooled = np.concatenate([_need_train(train, "train_test_ratio"), test])
     return float(np.percentile(pooled, 100.0 - r))
 

@@ -445,8 +445,10 @@ def _run_entity(
         transform = fit_scaler(scaler, entity.train)
         train, test = transform(entity.train), transform(entity.test)
         params = spec["detector"]["params"]
+        from tsadbench.metrics import needs_train_energies
+
         # the Anomaly Transformer's threshold pools the detector's window energies on train
-        energies = any(m.protocol_params.get("compat") == "anomaly_transformer" for m in specs)
+        energies = any(needs_train_energies(m) for m in specs)
         if s.isolate:
             out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads, energies)
         else:

@@ -73,7 +73,7 @@ def _grads(module: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tenso
 
 def test_minimax_phases_send_gradients_only_where_they_should():
     torch.manual_seed(0)
-    net = at.AnomalyTransformerNet(3, 8, 8, 1, 8, 0.0, lambda: at.AnomalyAttention(8, 2, 8, 0.0))
+    net = at.AnomalyTransformerNet(3, 8, 8, 1, 8, 0.0, lambda: at.AnomalyAttention(8, 2, 0.0))
     x = torch.randn(4, 8, 3)
     rec, series, priors = net(x)
     _, s_loss, p_loss = at.minimax_losses(x, rec, series, priors)
@@ -227,6 +227,11 @@ def test_train_test_ratio_compat_pools_the_window_energies():
     test = np.array([0.0, 0.0, 5.0, 0.0, 0.0, 0.0])
     low = np.zeros(1000)  # pooled with many low energies: the median is 0, 5 > 0 is flagged
     assert compute(spec, y, test, train_scores=np.full(3, 9.0), train_energies=low) == 1.0
+    # pooled with the train scores instead, the median would be 9 and nothing flagged
+    got = evaluate(y, test, [spec.name], train_scores=np.full(3, 9.0), train_energies=low)
+    assert got[spec.name] == 1.0
+    clean = parse_metric("pa_f1(compat='anomaly_transformer')@train_test_ratio(r=50.0)")
+    assert compute(clean, y, test, train_scores=np.full(1000, 9.0), train_energies=low) == 0.0
     with pytest.raises(ValueError, match="window energies"):
         compute(spec, y, test, train_scores=np.zeros(6))
 
