@@ -251,15 +251,20 @@ class AnomalyTransformer(TorchDetector):
 
     tags = DetectorTags()
     validation_stride: ClassVar[int | None] = None  # the training stride (SMD: 100)
+    # Overlapping score windows and lr 1e-3: with the official non-overlapping ones
+    # (score_stride = window), the softmax at temperature 50 puts each window's score on one
+    # position, and at these sizes the behavioural check measured vus_pr only +0.09 over random
+    # (+0.44 with score_stride 1; tsadbench.testing).
     test_params: ClassVar[dict[str, Any]] = {
         "window": 8,
-        "score_stride": 8,
+        "score_stride": 1,
         "d_model": 16,
         "heads": 2,
         "layers": 2,
         "d_ff": 16,
         "n_epochs": 2,
         "batch_size": 32,
+        "lr": 1e-3,
         "validation_size": 0.0,
     }
 

@@ -13,6 +13,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -89,6 +90,12 @@ class BaseDetector:
     tags: ClassVar[DetectorTags] = DetectorTags()
     # Small settings for the conformance tests; every detector declares its own.
     test_params: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def test_fixture(cls, folder: Path) -> dict[str, Any]:
+        """Parameters the tests add to ``test_params`` after writing what they need into
+        ``folder`` (e.g. a small pretrained checkpoint); none by default."""
+        return {}
 
     # parameters ---------------------------------------------------------------------------
     @classmethod

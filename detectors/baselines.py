@@ -234,7 +234,10 @@ class WindowLOF(WindowDetector):
         return -np.asarray(self.model_.score_samples(F), dtype=np.float64)
 
 
-@register_detector("random")
+@register_detector(
+    "random",
+    behaviour="the floor itself: random scores are what the behavioural check measures others by",
+)
 class RandomDetector(BaseDetector):
     """Uniform random scores: the floor every detector must clear.
 

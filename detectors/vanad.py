@@ -607,7 +607,42 @@ decoder_heads : int
         Training settings (official: 5 epochs, 128 windows per batch, lr per dataset).
     """
 
-    test_params: ClassVar[dict[str, Any]] = {}
+    # a tiny MAE of the same family; its checkpoint comes from ``test_fixture``
+    test_params: ClassVar[dict[str, Any]] = {
+        "window": 16,
+        "stride": 4,
+        "image_size": 16,
+        "patch_size": 4,
+        "embed_dim": 16,
+        "depth": 1,
+        "num_heads": 2,
+        "decoder_dim": 16,
+        "decoder_depth": 1,
+        "decoder_heads": 2,
+        "n_epochs": 1,
+    }
+
+    @classmethod
+    def test_fixture(cls, folder: Path) -> dict[str, Any]:
+        """A checkpoint of the tiny test MAE, written in the MAE authors' format (the state
+        dict under ``model``) and read by the real loading code. Like the real one, it is
+        pre-trained on other data than the detector sees: a seeded synthetic series
+        (``random_state=1``), 3 epochs of ``vanad_lite``'s random-mask pre-training."""
+        from tsadbench.data import load_dataset
+        from tsadbench.data.scaling import fit_scaler
+
+        path = Path(folder) / "vanad-test-mae.pth"
+        if not path.is_file():
+            shape = {k: v for k, v in cls.test_params.items() if k not in ("n_epochs",)}
+            lite = VANADLite(**shape, pretrain_epochs=3, random_state=0, device="cpu")
+            lite.device_ = "cpu"
+            train = load_dataset("synthetic", length=1000, random_state=1).entities[0].train
+            scaled = fit_scaler("zscore", train)(train)
+            mae = lite._prepare_mae(sliding_windows(scaled, lite.window, lite.stride))
+            tmp = path.with_suffix(".tmp")
+            torch.save({"model": mae.state_dict()}, tmp)
+            tmp.replace(path)
+        return {"weights_path": str(path)}
 
     def __init__(
         self,

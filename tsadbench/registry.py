@@ -203,10 +203,19 @@ DATASETS: Registry[Any] = Registry(
 
 
 def register_detector(
-    name: str, *, faithful: bool = True, deviations: Iterable[str] = (), **meta: Any
+    name: str,
+    *,
+    faithful: bool = True,
+    deviations: Iterable[str] = (),
+    behaviour: str | None = None,
+    **meta: Any,
 ) -> Callable[[T], T]:
-    """Register a detector class; ``faithful`` / ``deviations`` state its fidelity to the paper."""
-    return DETECTORS.register(name, faithful=faithful, deviations=tuple(deviations), **meta)
+    """Register a detector class; ``faithful`` / ``deviations`` state its fidelity to the paper,
+    ``behaviour`` why it cannot pass the behavioural check (``tsadbench.testing``) at its test
+    settings (None: it passes, and the conformance tests hold it to that)."""
+    return DETECTORS.register(
+        name, faithful=faithful, deviations=tuple(deviations), behaviour=behaviour, **meta
+    )
 
 
 def create_detector(name: str, **params: Any) -> Any:

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tsadbench.detectors import BaseDetector
 from tsadbench.registry import DETECTORS, create_detector, list_detectors
+from tsadbench.testing import check_detector
 
 NAMES = list_detectors()
+FIXTURES = Path(tempfile.mkdtemp(prefix="tsadbench-test-fixtures-"))
+
+
+def settings(name: str) -> dict[str, object]:
+    """The detector's ``test_params`` with what its ``test_fixture`` writes (a checkpoint)."""
+    cls = DETECTORS.get(name)
+    return {**cls.test_params, **cls.test_fixture(FIXTURES)}
 
 
 def make(name: str, **extra: object) -> BaseDetector:
     cls = DETECTORS.get(name)
-    params = {**cls.test_params, **extra}
+    params = {**settings(name), **extra}
     if "random_state" in cls._param_names():
         params.setdefault("random_state", 0)
     if "device" in cls._param_names():
@@ -126,3 +136,17 @@ def test_root_cause_scores_have_one_column_per_channel(name, small_entity):
     scores, together = det.score_with_channels(small_entity.test)
     np.testing.assert_allclose(scores, det.score(small_entity.test), rtol=1e-6)
     np.testing.assert_allclose(together, channels, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_it_detects_with_the_right_direction_and_alignment(name):
+    """tsadbench.testing's behavioural check: beats random on vus_pr, negated scores and
+    scores shifted by a window do clearly worse. A detector that cannot says why in its
+    registration, and the check must then fail for it (strict xfail)."""
+    why = DETECTORS.entry(name).meta.get("behaviour")
+    if why:
+        with pytest.raises(AssertionError, match="fails the behavioural check"):
+            check_detector(name, settings(name))
+        pytest.xfail(why)
+    found = check_detector(name, settings(name))
+    print(found.summary())
