@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full lint format suite baseline bench bench-refs bench-orion goldens clean
+.PHONY: help install run test test-full lint format suite baseline tolerances bench bench-refs bench-orion goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,10 +38,23 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 
 # the CI suite needs the real data: TSADBENCH_DATA=../shared/data (`.ci/run` sets it)
 # a fresh folder for the records and for the frozen-network cache: nothing earlier is reused
-suite: $(STAMP) ## The CI suite (suite=ci) in a fresh folder, then `leaderboard check` against the baseline
+suite: $(STAMP) ## The CI suite in a fresh folder, `leaderboard check` against the baseline, then the gate's damage tests on it
 	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
 	TSADBENCH_CACHE=$$dir/.cache $(BIN)/tsadbench run suite=ci results_dir=$$dir && \
-	$(BIN)/tsadbench leaderboard check $$dir --baseline leaderboard/baseline.json
+	$(BIN)/tsadbench leaderboard check $$dir --baseline leaderboard/baseline.json && \
+	TSADBENCH_GATE_RESULTS=$$dir $(BIN)/python -m pytest -q tests/e2e/test_gate.py
+
+# three runs of the suite that should agree: the baseline's run, threads=2, the submitit
+# launcher; each with a fresh cache
+tolerances: $(STAMP) ## Measure the gate's per-metric tolerances from 3 runs of the CI suite; rewrite the baseline
+	a=$$(mktemp -d -t tsadbench-ci-XXXX) && b=$$(mktemp -d -t tsadbench-ci-XXXX) && \
+	c=$$(mktemp -d -t tsadbench-ci-XXXX) && \
+	TSADBENCH_CACHE=$$a/.cache $(BIN)/tsadbench run suite=ci results_dir=$$a && \
+	TSADBENCH_CACHE=$$b/.cache $(BIN)/tsadbench run suite=ci results_dir=$$b threads=2 && \
+	TSADBENCH_CACHE=$$c/.cache $(BIN)/tsadbench run suite=ci results_dir=$$c \
+	  hydra/launcher=submitit_local && \
+	$(BIN)/tsadbench leaderboard update $$a --baseline leaderboard/baseline.json \
+	  --noise $$b --noise $$c --noise-note "threads=2; submitit_local launcher; fresh caches"
 
 baseline: $(STAMP) ## Run the CI suite and rewrite leaderboard/baseline.json (commit it with the change)
 	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \

@@ -12,6 +12,12 @@ from tsadbench.data import Entity, load_dataset
 
 # frozen-network caches of the test session go to a folder of their own, not the user's cache
 os.environ["TSADBENCH_CACHE"] = tempfile.mkdtemp(prefix="tsadbench-test-cache-")
+# one torch / BLAS thread in the tests and the processes they start (set before torch loads):
+# on a busy 2-core machine, torch's spinning threads made small tests 20x slower (160 s against
+# 8 s for a TadGAN and a MemAE check); a test that needs more threads asks for them
+os.environ.update(
+    dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1")
+)
 
 
 @pytest.fixture(scope="session")

@@ -317,6 +317,9 @@ def run(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise ConfigError(f"Could not load the dataset {s.dataset!r}: {exc}") from None
 
+    from tsadbench.detectors.base import TorchDetector
+
+    torch_run = issubclass(DETECTORS.get(s.detector), TorchDetector)
     records = []
     for entity in dataset.entities:
         det = DETECTORS.create(s.detector, **s.detector_params)
@@ -333,6 +336,8 @@ def run(
             "seed": s.seed,
             "tsadbench": __version__,
         }
+        if torch_run:  # torch's sums depend on its thread count: part of what makes the scores
+            spec["threads"] = s.threads
         key = store.run_key(spec)
         record = None if s.force else store.read(s.results_dir, key)
         if record is not None and record.get("status") == "ok":
@@ -420,6 +425,7 @@ def _run_entity(
             "chosen_by": "detector (scaler=auto)" if s.scaler == "auto" else "user",
         },
         "seed": s.seed,
+        **({"threads": spec["threads"]} if "threads" in spec else {}),
         # why this run is a reduced version of a paper's setting (fewer epochs, signals ...);
         # the report marks it wherever the run's numbers appear
         "reduced": (s.config or {}).get("reduced"),
@@ -452,7 +458,7 @@ def _run_entity(
         if s.isolate:
             out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads, energies)
         else:
-            out = fit_score(s.detector, params, train, test, energies)
+            out = fit_score(s.detector, params, train, test, energies, s.threads)
         test_scores, train_scores = out.pop("test"), out.pop("train")
         channels, train_energies = out.pop("channels"), out.pop("train_energies")
         record["environment"]["gpu"] = out.pop("gpu")
@@ -512,11 +518,25 @@ def fit_score(
     train: np.ndarray,
     test: np.ndarray,
     energies: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Create, fit and score one detector; returns scores, timings, peak memory (and peak CUDA
     memory when the detector used a GPU), size and the GPU's model. ``energies``: also the
-    detector's window energies on train (float32), where it has ``window_energies``."""
+    detector's window energies on train (float32), where it has ``window_energies``.
+    ``threads``: torch's thread count for the run (restored after it), None: torch's own."""
     det = DETECTORS.create(name, **params)
+    torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None and threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _fit_score(det, train, test, energies)
+    finally:
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
+
+
+def _fit_score(det: Any, train: np.ndarray, test: np.ndarray, energies: bool) -> dict[str, Any]:
     cuda = _cuda()
     if cuda is not None:
         cuda.reset_peak_memory_stats()
@@ -595,7 +615,7 @@ def _isolated(
         env.update(dict.fromkeys(THREAD_VARS, str(threads)))
     with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
         job, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
-        job.write_bytes(pickle.dumps((name, params, train, test, energies), protocol=5))
+        job.write_bytes(pickle.dumps((name, params, train, test, energies, threads), protocol=5))
         cmd = [sys.executable, "-m", "tsadbench.runner", str(job), str(out), str(os.getpid())]
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         try:

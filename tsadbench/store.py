@@ -158,6 +158,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         "data": run_key(record.get("dataset", {}).get("params", {}))[:8],
         "entity": record.get("dataset", {}).get("entity"),
         "seed": record.get("seed"),
+        "threads": record.get("threads"),  # torch runs: the thread count their key holds
         "faithful": record.get("detector", {}).get("faithful"),
         "reduced": record.get("reduced"),
     }

@@ -76,19 +76,68 @@ def test_a_2x2x2_sweep_runs_and_a_rerun_skips_all_8(tmp_path, launcher):
     assert len(assert_intact(tmp_path)) == 8
 
 
+# A plug-in detector whose fit waits until the test releases it: the kill lands while a run is
+# in progress, at the same point every time, however busy the machine is.
+HELD = """
+import os, time
+from pathlib import Path
+import numpy as np
+from tsadbench.detectors import BaseDetector, register_detector
+
+@register_detector("held")
+class Held(BaseDetector):
+    \"\"\"Waits in fit until the file 'release' appears in $TSADBENCH_TEST_HOLD.\"\"\"
+
+    def __init__(self, *, random_state=None):
+        self.random_state = random_state
+
+    def _fit(self, X):
+        folder = Path(os.environ["TSADBENCH_TEST_HOLD"])
+        (folder / "started").touch()
+        while not (folder / "release").exists():
+            time.sleep(0.02)
+
+    def _score(self, X):
+        return np.abs(X).sum(axis=1)
+"""
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The 'held' plug-in installed into a folder of its own; the environment that loads it."""
+    plugins, hold = tmp_path / "plugins", tmp_path / "hold"
+    (plugins / "tsadbench_held-0.dist-info").mkdir(parents=True)
+    hold.mkdir()
+    (plugins / "tsadbench_held.py").write_text(HELD)
+    (plugins / "tsadbench_held-0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tsadbench-held\nVersion: 0\n"
+    )
+    (plugins / "tsadbench_held-0.dist-info" / "entry_points.txt").write_text(
+        "[tsadbench.detectors]\nheld = tsadbench_held\n"
+    )
+    path = os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))
+    return hold, {**os.environ, "PYTHONPATH": path, "TSADBENCH_TEST_HOLD": str(hold)}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path, sig):
+def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path, held, sig):
+    # 4 iforest jobs, then 4 of the held detector: the first held run waits for the signal
+    hold, env = held
+    results = tmp_path / "results"
+    grid = ["detector=iforest,held", *GRID[1:], f"results_dir={results}"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tsadbench", "run", "-m", *GRID, f"results_dir={tmp_path}"],
+        [sys.executable, "-m", "tsadbench", "run", "-m", *grid],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill reaches workers and runs
+        env=env,
     )
     try:
         deadline = time.monotonic() + 120
-        while len(store.record_folders(tmp_path)) < 3 and proc.poll() is None:
-            assert time.monotonic() < deadline, "the sweep wrote no records"
-            time.sleep(0.05)
+        while not (hold / "started").exists():
+            assert proc.poll() is None, "the sweep ended before the held run started"
+            assert time.monotonic() < deadline, "the held run did not start"
+            time.sleep(0.02)
     finally:
         os.killpg(proc.pid, sig)  # the whole group, as a terminal's Ctrl-C or a kill -9 of a job
         try:
@@ -96,20 +145,25 @@ def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path,
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        if sig == signal.SIGINT:  # let interrupted workers finish dying before the checks
-            time.sleep(1)
-    finished = assert_intact(tmp_path)
-    assert 3 <= len(finished) < 8, "killed midway"
-    stamps = {k: (tmp_path / k / "record.json").stat().st_mtime_ns for k in finished}
+            pytest.fail(f"the sweep was still running 60 s after {sig.name}")
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130  # Ctrl-C: the sweep stops at once and says so
+    time.sleep(0.5)  # a run the kill did not stop would write its record now
+    finished = assert_intact(results)
+    assert len(finished) == 4, "the four iforest runs, and nothing of the interrupted one"
+    stamps = {k: (results / k / "record.json").stat().st_mtime_ns for k in finished}
 
-    done = sweep(tmp_path, "n_jobs=2")
+    (hold / "release").touch()
+    done = subprocess.run(
+        [sys.executable, "-m", "tsadbench", "run", "-m", *grid, "n_jobs=2"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    runs = [j["runs"] for j in job_files(tmp_path)]
-    assert runs.count({"found": 1}) == len(finished)
-    assert runs.count({"ok": 1}) == 8 - len(finished)
-    assert len(assert_intact(tmp_path)) == 8
+    runs = [j["runs"] for j in job_files(results)]
+    assert runs.count({"found": 1}) == 4 and runs.count({"ok": 1}) == 4
+    assert len(assert_intact(results)) == 8
     # the finished records were read, not rewritten
-    assert {k: (tmp_path / k / "record.json").stat().st_mtime_ns for k in finished} == stamps
+    assert {k: (results / k / "record.json").stat().st_mtime_ns for k in finished} == stamps
 
 
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path):

@@ -121,7 +121,7 @@ def test_learning_rate_follows_the_official_schedule():
 # the detector ----------------------------------------------------------------------------------
 def test_score_is_the_association_weighted_error_on_non_overlapping_windows():
     X = _series(64)
-    det = _tiny().fit(X)
+    det = _tiny(score_stride=8, lr=1e-4).fit(X)  # the official protocol and lr
     scores = det.score(X)
     assert scores.shape == (64,) and np.isfinite(scores).all()
     net = det.module_
