@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full lint format suite baseline tolerances bench bench-refs bench-orion goldens clean
+.PHONY: help install run test test-full test-slow lint format suite baseline tolerances bench bench-refs bench-orion goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: $(STAMP) ## Install if needed, then the fast test suite (no slow / gpu tes
 test-full: $(STAMP) ## All tests, slow ones included (gpu ones need a GPU)
 	$(BIN)/python -m pytest -q -m "not gpu"
 
+test-slow: $(STAMP) ## Only the tests marked slow (what `make test` leaves out; `.ci/run` runs both)
+	$(BIN)/python -m pytest -q -m "slow and not gpu"
+
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,14 +48,17 @@ suite: $(STAMP) ## The CI suite in a fresh folder, `leaderboard check` against t
 	TSADBENCH_GATE_RESULTS=$$dir $(BIN)/python -m pytest -q tests/e2e/test_gate.py
 
 # three runs of the suite that should agree: the baseline's run, threads=2, the submitit
-# launcher; each with a fresh cache
+# launcher; each with a fresh cache. submitit's local launcher starts every job of a sweep at
+# once (no n_jobs): one detector (four jobs) at a time keeps the memory of a 2-core machine.
 tolerances: $(STAMP) ## Measure the gate's per-metric tolerances from 3 runs of the CI suite; rewrite the baseline
 	a=$$(mktemp -d -t tsadbench-ci-XXXX) && b=$$(mktemp -d -t tsadbench-ci-XXXX) && \
 	c=$$(mktemp -d -t tsadbench-ci-XXXX) && \
 	TSADBENCH_CACHE=$$a/.cache $(BIN)/tsadbench run suite=ci results_dir=$$a && \
 	TSADBENCH_CACHE=$$b/.cache $(BIN)/tsadbench run suite=ci results_dir=$$b threads=2 && \
-	TSADBENCH_CACHE=$$c/.cache $(BIN)/tsadbench run suite=ci results_dir=$$c \
-	  hydra/launcher=submitit_local && \
+	for d in $$($(BIN)/python -c "from tsadbench.registry import list_detectors as l; print(*l())"); do \
+	  TSADBENCH_CACHE=$$c/.cache $(BIN)/tsadbench run suite=ci results_dir=$$c detector=$$d \
+	    hydra/launcher=submitit_local || exit 1; \
+	done && \
 	$(BIN)/tsadbench leaderboard update $$a --baseline leaderboard/baseline.json \
 	  --noise $$b --noise $$c --noise-note "threads=2; submitit_local launcher; fresh caches"
 

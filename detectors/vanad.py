@@ -639,6 +639,7 @@ decoder_heads : int
             train = load_dataset("synthetic", length=1000, random_state=1).entities[0].train
             scaled = fit_scaler("zscore", train)(train)
             mae = lite._prepare_mae(sliding_windows(scaled, lite.window, lite.stride))
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save({"model": mae.state_dict()}, tmp)
             tmp.replace(path)

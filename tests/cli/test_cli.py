@@ -76,6 +76,7 @@ def test_list(what, expected):
         assert word in result.stdout
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
 def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     result = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")

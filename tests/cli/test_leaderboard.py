@@ -223,3 +223,13 @@ def test_bad_exceptions_and_old_baselines_are_named(results, tmp_path):
 def test_check_without_a_baseline_says_how_to_make_one(results, tmp_path):
     done = check(results, tmp_path / "nope.json")
     assert done.exit_code == 1 and "tsadbench leaderboard update" in done.stderr
+
+
+def test_update_replaces_a_baseline_of_the_older_format(results, tmp_path):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"format": 1, "cells": {"x / y": {"status": "ok"}}}))
+    data = update(results, baseline)
+    assert data["format"] == 2 and "x / y" not in data["cells"]
+    baseline.write_text("not json")
+    done = invoke("leaderboard", "update", str(results), "--baseline", str(baseline))
+    assert done.exit_code == 1 and "not valid JSON" in done.stderr

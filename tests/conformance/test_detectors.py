@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from tsadbench.registry import DETECTORS, create_detector, list_detectors
 from tsadbench.testing import check_detector
 
 NAMES = list_detectors()
-FIXTURES = Path(tempfile.mkdtemp(prefix="tsadbench-test-fixtures-"))
+FIXTURES = Path(os.environ["TSADBENCH_CACHE"]) / "fixtures"  # the session's own (conftest)
 
 
 def settings(name: str) -> dict[str, object]:

@@ -52,6 +52,7 @@ def assert_intact(results: Path) -> list[str]:
     return keys
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
 @pytest.mark.parametrize("launcher", ["local", "submitit_local"])
 def test_a_2x2x2_sweep_runs_and_a_rerun_skips_all_8(tmp_path, launcher):
     done = sweep(tmp_path, f"hydra/launcher={launcher}", "n_jobs=2")
@@ -119,6 +120,7 @@ def held(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return hold, {**os.environ, "PYTHONPATH": path, "TSADBENCH_TEST_HOLD": str(hold)}
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_a_sweep_killed_midway_keeps_every_finished_record_and_resumes(tmp_path, held, sig):
     # 4 iforest jobs, then 4 of the held detector: the first held run waits for the signal

@@ -102,6 +102,7 @@ def _tsadbench(args: list[str], plugin_path: Path, cwd: Path) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
 def test_plugin_detector_is_listed_and_runs_by_name(plugin_path: Path, tmp_path: Path):
     listed = _tsadbench(["list", "detectors"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr

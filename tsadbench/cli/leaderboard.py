@@ -98,7 +98,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> Any:
     for r in rows:
         t.add_row(
             *(
-                (f"{r[c]:+.4f}" if c in ("change", "margin") else f"{r[c]:.4f}")
+                (f"{r[c]:+.4f}" if c == "change" or c.endswith("margin") else f"{r[c]:.4f}")
                 if isinstance(r.get(c), float)
                 else str(r.get(c, ""))
                 for c in columns

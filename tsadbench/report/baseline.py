@@ -150,7 +150,7 @@ def update(
     writing nothing, when an ok cell has no ``random`` to compare with or does not beat it by
     ``min_margin`` without being an exception.
     """
-    old = load(baseline) if Path(baseline).is_file() else {}
+    old = _previous(baseline)
     gate = dict(old.get("gate", {}))
     if min_margin is not None:
         if not (isinstance(min_margin, (int, float)) and min_margin >= 0):
@@ -214,6 +214,19 @@ def update(
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
     store.atomic_write(Path(baseline), text.encode())
     return data
+
+
+def _previous(baseline: str | Path) -> dict[str, Any]:
+    """The baseline ``update`` replaces, whose gate and exceptions it keeps: nothing when there
+    is none or it has an older format (which had neither)."""
+    path = Path(baseline)
+    if not path.is_file():
+        return {}
+    try:
+        older = int(json.loads(path.read_text()).get("format", 0)) < FORMAT
+    except (ValueError, TypeError, AttributeError):  # not a baseline at all: load says so
+        older = False
+    return {} if older else load(path)
 
 
 def load(baseline: str | Path) -> dict[str, Any]:
