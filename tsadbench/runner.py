@@ -526,14 +526,14 @@ def fit_score(
     ``threads``: torch's thread count for the run (restored after it), None: torch's own."""
     det = DETECTORS.create(name, **params)
     torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
-    before = torch.get_num_threads() if torch is not None else None
-    if torch is not None and threads is not None:
-        torch.set_num_threads(threads)
+    if torch is None or threads is None:
+        return _fit_score(det, train, test, energies)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         return _fit_score(det, train, test, energies)
     finally:
-        if torch is not None and before is not None:
-            torch.set_num_threads(before)
+        torch.set_num_threads(before)
 
 
 def _fit_score(det: Any, train: np.ndarray, test: np.ndarray, energies: bool) -> dict[str, Any]:
