@@ -26,9 +26,10 @@ Follows the official code:
 
 Deviations (tsadbench's choices, said so):
   * the official code early-stops (patience 3) on the *test* set and restores its best
-    checkpoint; tsadbench validates on the end of the train split instead
-    (``validation_size`` 0.1, windows at the training stride, the validation loss is
-    phase 1's ``L_rec − k·AssDis``, the official "Vali Loss"), so it trains on 90% of train;
+    checkpoint (saved when both phases' losses improve); tsadbench trains on all of train
+    and keeps the last epoch (``validation_size`` 0). A validation split carved from the end
+    of train would leave out whole entities of a concatenated dataset (MSL: T-4, T-5, T-8,
+    T-9); ``validation_size`` > 0 turns it on, on phase 1's loss, the official "Vali Loss";
   * the last ``n mod 100`` test points, which the official loader drops, take the score of the
     point before them (the windows module's rule for uncovered points);
   * float32, and PyTorch's initialisers where the official code uses the defaults too.
@@ -39,7 +40,8 @@ The ``cpu`` setting for the stride-1 datasets (d_model 128, train stride 10; see
 For the Anomaly Transformer's threshold protocol (``train_test_ratio`` with
 ``compat="anomaly_transformer"``), :meth:`AnomalyTransformer.window_energies` gives what the
 official code pools from the train split: the energy of every position of every training
-window (at the training stride).
+window at the official loader's stride (``energy_stride``; the ``cpu`` setting trains at stride
+10 but pools at 1, as the official code would).
 """
 
 from __future__ import annotations
@@ -217,8 +219,9 @@ def association_energy(
     "anomaly_transformer",
     faithful=True,
     deviations=(
-        "Validates on the end of train (validation_size 0.1), not on the test set as the "
-        "official code does.",
+        "No early stopping: trains on all of train and keeps the last epoch (validation_size "
+        "0); the official code early-stops on the test set and restores the checkpoint where "
+        "both phases' losses last improved together.",
         "The last n mod window test points (dropped by the official loader) take the score of "
         "the point before them.",
     ),
@@ -234,6 +237,10 @@ class AnomalyTransformer(TorchDetector):
     stride, score_stride : int
         Step between training windows (1; SMD 100) and between scoring windows (= window:
         non-overlapping, the official protocol).
+    energy_stride : int or None
+        Step between the train windows whose energies ``train_test_ratio(compat=
+        "anomaly_transformer")`` pools: the official loader's stride (None: ``stride``). A
+        reduced setting that trains at a larger stride keeps the official pool with it.
     d_model, heads, layers, d_ff : int
         Width (512), attention heads (8), encoder layers (3), feed-forward width (512).
     dropout : float
@@ -246,7 +253,8 @@ class AnomalyTransformer(TorchDetector):
         bf16 autocast on a GPU (the forward passes; losses and scores in float32).
     n_epochs, batch_size, lr, validation_size, patience, random_state, device
         Training settings of :class:`~tsadbench.detectors.base.TorchDetector`; official: 3
-        epochs (SMD 10), batch 256, lr 1e-4 halved every epoch after the first.
+        epochs (SMD 10), batch 256, lr 1e-4 halved every epoch after the first; no validation
+        split (0: the official one is the test set).
     """
 
     tags = DetectorTags()
@@ -274,6 +282,7 @@ class AnomalyTransformer(TorchDetector):
         window: int = 100,
         stride: int = 1,
         score_stride: int = 100,
+        energy_stride: int | None = None,
         d_model: int = 512,
         heads: int = 8,
         layers: int = 3,
@@ -285,7 +294,7 @@ class AnomalyTransformer(TorchDetector):
         n_epochs: int = 3,
         batch_size: int = 256,
         lr: float = 1e-4,
-        validation_size: float = 0.1,
+        validation_size: float = 0.0,
         patience: int = 3,
         random_state: int | None = None,
         device: str = "auto",
@@ -293,6 +302,7 @@ class AnomalyTransformer(TorchDetector):
         self.window = window
         self.stride = stride
         self.score_stride = score_stride
+        self.energy_stride = energy_stride
         self.d_model = d_model
         self.heads = heads
         self.layers = layers
@@ -323,6 +333,8 @@ class AnomalyTransformer(TorchDetector):
             v = getattr(self, name)
             c(name, isinstance(v, (int, float)) and v >= 0, "a float >= 0")
         c("amp", isinstance(self.amp, bool), "true or false")
+        e = self.energy_stride
+        c("energy_stride", e is None or (isinstance(e, int) and e >= 1), "null or an int >= 1")
 
     # the network ----------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> nn.Module:
@@ -379,7 +391,9 @@ class AnomalyTransformer(TorchDetector):
         return association_energy(batch, rec, series, priors, self.temperature)
 
     def window_energies(self, X: Any) -> NDArray[np.float64]:
-        """The energy of every position of every window at the training stride, flattened:
-        what the official code pools from the train split for its threshold."""
+        """The energy of every position of every window at ``energy_stride`` (the official
+        loader's stride; None: the training stride), flattened: what the official code pools
+        from the train split for its threshold."""
         arr = self._validate(X, fitted=True)
-        return self._window_values(arr, self.stride, self._score_batch).reshape(-1)
+        stride = self.energy_stride or self.stride
+        return self._window_values(arr, stride, self._score_batch).reshape(-1)

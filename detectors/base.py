@@ -36,6 +36,10 @@ class DetectorTags:
     deterministic : the same ``random_state`` gives the same scores.
     scaler : the scaling the method requires ("zscore", "minmax_pm1", ...); the runner applies
         it unless the user overrides ``scaler`` explicitly.
+    comparable_scores : the scores of different series share one scale. False (TadGAN, whose
+        scores are standardised per scored series, as Orion does): a threshold taken from the
+        train scores means nothing on the test scores, and the protocols that read train scores
+        give NaN with the reason.
     root_cause : ``score_channels(X) -> (n_timestamps, n_channels)`` gives each channel's part
         of the score (higher = more involved); the runner calls ``score_with_channels`` (one
         pass where the detector overrides ``_score_with_channels``), stores the channels beside
@@ -46,6 +50,7 @@ class DetectorTags:
     needs_training: bool = True
     deterministic: bool = True
     scaler: str = "zscore"
+    comparable_scores: bool = True
     root_cause: bool = False
 
 

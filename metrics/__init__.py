@@ -53,6 +53,7 @@ __all__ = [
     "metric_defaults",
     "needs_train_energies",
     "parse_metric",
+    "reads_train_scores",
     "register_metric",
 ]
 
@@ -223,6 +224,11 @@ def needs_train_energies(spec: MetricSpec) -> bool:
     """Whether the metric's threshold pools the detector's window energies on train
     (``train_test_ratio(compat='anomaly_transformer')``), which the runner then computes."""
     return spec.protocol_params.get("compat") == "anomaly_transformer"
+
+
+def reads_train_scores(spec: MetricSpec) -> bool:
+    """Whether the metric's threshold protocol reads the detector's train scores."""
+    return spec.protocol is not None and PROTOCOLS[spec.protocol].uses_train_scores
 
 
 def is_root_cause(spec: MetricSpec) -> bool:

@@ -231,12 +231,19 @@ def _evaluate(
 ) -> None:
     """Compute each metric into ``record`` on its own: an undefined metric gets NaN and a reason
     (in ``metric_errors``), not a lost run; its parameters go to ``metric_params``."""
-    from tsadbench.metrics import compute, compute_root_cause, is_root_cause
+    from tsadbench.metrics import compute, compute_root_cause, is_root_cause, reads_train_scores
 
     for group in ("metrics", "metric_errors", "metric_params"):
         record.setdefault(group, {})
+    incomparable = record.get("detector", {}).get("comparable_scores") is False
     for spec in specs:
         try:
+            if incomparable and reads_train_scores(spec):
+                raise ValueError(
+                    f"{record['detector']['name']} standardises the scores of each series it "
+                    "scores (comparable_scores=False): a threshold taken from its train scores "
+                    "means nothing on its test scores"
+                )
             if is_root_cause(spec):
                 if "channels" not in arrays or "channel_labels" not in arrays:
                     # no channel labels here, or a detector without per-channel scores: the
@@ -410,6 +417,7 @@ def _run_entity(
             **spec["detector"],
             "faithful": meta.get("faithful", True),
             "deviations": [*meta.get("deviations", ()), *det.setting_deviations()],
+            **({} if det.tags.comparable_scores else {"comparable_scores": False}),
         },
         "dataset": {
             **spec["dataset"],

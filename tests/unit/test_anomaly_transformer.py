@@ -293,3 +293,34 @@ def test_anomaly_transformer_oracle_is_exact_with_the_index_zero_rule():
         got, thr = best_pa_f1(gt, s, compat="anomaly_transformer")
         assert got == pytest.approx(best)
         assert pa_f1(gt, s >= thr, compat="anomaly_transformer") == pytest.approx(got)
+
+
+@pytest.mark.parametrize("cls", [AnomalyTransformer, AMAD])
+def test_training_reaches_every_entity_of_a_concatenated_train_split(cls):
+    """With its default settings the detector trains on all of train: a concatenated dataset's
+    last entity (here the second series) is trained on (issue 21, item 1)."""
+    seen = []
+
+    class Spy(cls):  # type: ignore[misc, valid-type]
+        def _training_windows(self, windows):
+            seen.append(np.asarray(windows))
+            return windows
+
+    X = np.concatenate([_series(120, seed=0), _series(80, seed=1)])  # two entities end to end
+    default = cls().validation_size
+    Spy(**{**cls.test_params, "validation_size": default, "random_state": 0, "device": "cpu"}).fit(
+        X
+    )
+    window = cls.test_params["window"]
+    np.testing.assert_array_equal(seen[0][-1], X[-window:])  # the last training window ends train
+
+
+def test_the_threshold_pool_follows_the_official_stride_not_the_training_one():
+    """A reduced setting that trains at stride 10 still pools every stride-1 window's energies,
+    as the official loader does (issue 21, item 2)."""
+    X = _series(64)
+    det = _tiny(stride=10, energy_stride=1).fit(X)
+    window = det.window
+    assert det.window_energies(X).shape == ((64 - window + 1) * window,)
+    default = _tiny(stride=10).fit(X).window_energies(X)  # None: the training stride
+    assert default.shape == (((64 - window) // 10 + 1) * window,)

@@ -234,3 +234,30 @@ def test_a_constant_channel_gives_finite_scores():
     assert np.isfinite(scores).all()
     flat = np.full((80, 1), 0.5, dtype=np.float32)
     assert np.isfinite(TadGAN(**SMALL).fit(flat).score(flat)).all()
+
+
+def test_train_based_thresholds_give_nan_with_the_reason_never_a_number(tmp_path):
+    """TadGAN's scores are standardised per scored series: a threshold from its train scores
+    means nothing on its test scores (issue 21, item 6)."""
+
+    from tsadbench.runner import RunSettings, run
+
+    settings = RunSettings(
+        detector="tadgan",
+        detector_params=SMALL,
+        dataset="synthetic",
+        dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 2},
+        metrics=["auc_pr", "f1@oracle", "f1@train_quantile", "f1@pot_train", "f1@test_ratio"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "ok", record.get("error")
+    assert record["detector"]["comparable_scores"] is False
+    metrics, errors = record["metrics"], record["metric_errors"]
+    for name in ("f1@train_quantile", "f1@pot_train"):
+        assert math.isnan(metrics[name]) and "comparable_scores=False" in errors[name]
+    for name in ("auc_pr", "f1@oracle", "f1@test_ratio"):  # what reads the test scores only
+        assert math.isfinite(metrics[name]) and name not in errors
