@@ -791,20 +791,7 @@ class VANADLite(_VANADBase):
     (the other parameters as for ``vanad``; the MAE's shape defaults to the lite one)
     """
 
-    test_params: ClassVar[dict[str, Any]] = {
-        "window": 16,
-        "stride": 4,
-        "image_size": 16,
-        "patch_size": 4,
-        "embed_dim": 16,
-        "depth": 1,
-        "num_heads": 2,
-        "decoder_dim": 16,
-        "decoder_depth": 1,
-        "decoder_heads": 2,
-        "pretrain_epochs": 1,
-        "n_epochs": 1,
-    }
+    test_params: ClassVar[dict[str, Any]] = {**VANAD.test_params, "pretrain_epochs": 1}
 
     def __init__(
         self,
