@@ -13,10 +13,11 @@ detector's small ``test_params``:
   ``auc_pr`` (by ``MIN_SHIFT_DROP``): an off-by-a-window mapping of window scores to points fails.
   ``auc_pr`` and not ``vus_pr`` because VUS forgives a shift up to its buffer (100 points).
 
-The thresholds were chosen from measurement (``tests/conformance/test_behaviour.py`` prints
-each detector's numbers with ``-s``); the README lists them. A detector that cannot meet them at
-test settings declares why in its registration (``register_detector(..., behaviour="...")``);
-the conformance test then expects the failure, never skips it.
+The thresholds were chosen from measurement (``pytest tests/conformance/test_detectors.py -k
+detects -s`` prints each detector's numbers); the README lists them. A detector that cannot
+meet them at test settings declares why in its registration
+(``register_detector(..., behaviour="...")``); the conformance test then expects the failure,
+never skips it.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class Behaviour:
         )
 
 
-def _shift(scores: NDArray[np.float64], by: int) -> NDArray[np.float64]:
+def shift_scores(scores: NDArray[np.float64], by: int) -> NDArray[np.float64]:
     """``scores`` moved ``by`` points later (earlier when negative), the edge value repeated."""
     if by > 0:
         return np.concatenate([np.full(by, scores[0]), scores[:-by]])
@@ -138,11 +139,10 @@ def check_detector(
 
     cls = DETECTORS.get(detector) if isinstance(detector, str) else detector
     name = detector if isinstance(detector, str) else cls.__name__
-    if params is None:
-        params = dict(cls.test_params)
+    if params is None:  # the test settings, with what the detector's fixture writes
         with tempfile.TemporaryDirectory(prefix="tsadbench-check-") as tmp:
-            params.update(cls.test_fixture(Path(folder or tmp)))
-            return check_detector(detector, params, folder=folder, strict=strict)
+            fixture = cls.test_fixture(Path(folder or tmp))
+            return check_detector(detector, {**cls.test_params, **fixture}, strict=strict)
     names = cls._param_names()
     params = dict(params)
     if "random_state" in names:
@@ -175,7 +175,7 @@ def check_detector(
         random_vus_pr=math.fsum(noise) / len(noise),
         negated_vus_pr=float(vus_pr(labels, -scores)),
         auc_pr=float(auc_pr(labels, scores)),
-        shifted_auc_pr=max(float(auc_pr(labels, _shift(scores, s))) for s in (shift, -shift)),
+        shifted_auc_pr=max(float(auc_pr(labels, shift_scores(scores, s))) for s in (shift, -shift)),
         shift=shift,
         seconds=seconds,
     )

@@ -146,7 +146,7 @@ def test_it_detects_with_the_right_direction_and_alignment(name):
     why = DETECTORS.entry(name).meta.get("behaviour")
     if why:
         with pytest.raises(AssertionError, match="fails the behavioural check"):
-            check_detector(name, settings(name))
+            check_detector(name, folder=FIXTURES)
         pytest.xfail(why)
-    found = check_detector(name, settings(name))
+    found = check_detector(name, folder=FIXTURES)  # its test_params and test_fixture
     print(found.summary())

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from tsadbench import store
 from tsadbench.cli import app
 from tsadbench.report import baseline as gate
+from tsadbench.testing import shift_scores
 
 SUBSET = ["detector=iforest,ae,random", "dataset=synthetic", "isolate=false", "n_jobs=1"]
 
@@ -53,10 +54,6 @@ def ci(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "results", root / "baseline.json"
 
 
-def _shift(x: np.ndarray, by: int) -> np.ndarray:
-    return np.concatenate([np.full(by, x[0]), x[:-by]])
-
-
 def damage(results: Path, into: Path, how: str) -> set[str]:
     """Copy ``results`` to ``into`` with every ok non-random cell's scores damaged ``how``,
     re-evaluated with `tsadbench evaluate`; return the damaged cells."""
@@ -77,7 +74,7 @@ def damage(results: Path, into: Path, how: str) -> set[str]:
                 arrays[part] = -s
             elif how == "shifted":  # window scores mapped to points one window off
                 window = int(record["detector"]["params"].get("window") or 32)
-                arrays[part] = _shift(s, min(window, len(s) - 1))
+                arrays[part] = shift_scores(s, min(window, len(s) - 1))
         store.write(folder.parent, record, arrays)
         hit.add(f"{name} / {record['dataset']['name']}")
     done = invoke("evaluate", str(into), "--metrics", "ci")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tsadbench.detectors.baselines import WindowPCA
-from tsadbench.testing import MIN_MARGIN, check_detector
+from tsadbench.testing import MIN_MARGIN, check_detector, shift_scores
 
 PARAMS = {"window": 16}
 
@@ -23,8 +23,7 @@ class OffByAWindow(WindowPCA):
     """PCA whose window scores land one window later than the points they describe."""
 
     def _score(self, X):
-        s = super()._score(X)
-        return np.concatenate([np.full(self.window, s[0]), s[: -self.window]])
+        return shift_scores(super()._score(X), self.window)
 
 
 class Noise(WindowPCA):
