@@ -29,7 +29,8 @@ Deviations (tsadbench's choices, said so):
     checkpoint (saved when both phases' losses improve); tsadbench trains on all of train
     and keeps the last epoch (``validation_size`` 0). A validation split carved from the end
     of train would leave out whole entities of a concatenated dataset (MSL: T-4, T-5, T-8,
-    T-9); ``validation_size`` > 0 turns it on, on phase 1's loss, the official "Vali Loss";
+    T-9); ``validation_size`` > 0 turns it on with the official rule: both phases' losses
+    on the validation windows, a checkpoint only when both improve;
   * the last ``n mod 100`` test points, which the official loader drops, take the score of the
     point before them (the windows module's rule for uncovered points);
   * float32, and PyTorch's initialisers where the official code uses the defaults too.
@@ -371,6 +372,13 @@ class AnomalyTransformer(TorchDetector):
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         """Phase 1's loss: the official validation loss."""
         return self._phase_losses(module, batch)[0]
+
+    def _validation_losses(
+        self, module: nn.Module, batch: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Both phases' losses: the official early stopping keeps a checkpoint only when both
+        improve."""
+        return self._phase_losses(module, batch)
 
     def _train_step(
         self, module: nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer

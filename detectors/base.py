@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -318,7 +317,23 @@ class TorchDetector(BaseDetector):
         return windows
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        """Called after each epoch (0-based), e.g. for a learning-rate schedule."""
+        """Called after each epoch's training steps (0-based), before its validation, e.g. for
+        a learning-rate schedule or state that the epoch's weights go with (OracleAD's SLS)."""
+
+    def _validation_losses(
+        self, module: torch.nn.Module, batch: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The validation losses of a batch: ``(_loss,)``, or several when the method keeps a
+        checkpoint only when all of them improve (the Anomaly Transformer's two phases)."""
+        return (self._loss(module, batch),)
+
+    def _checkpoint_state(self) -> Any:
+        """State outside the module that the epoch's weights go with, saved and restored with
+        them when validation selects an epoch (OracleAD's SLS); None: nothing."""
+        return None
+
+    def _restore_checkpoint_state(self, state: Any) -> None:
+        """Restore what ``_checkpoint_state`` saved."""
 
     # the loop -----------------------------------------------------------------------------
     def check_params(self) -> None:
@@ -379,8 +394,11 @@ class TorchDetector(BaseDetector):
 
         module = self._build_module(X.shape[1]).to(self.device_)
         optimizer = self._make_optimizer(module)
-        best_state, best_loss, bad_epochs = None, math.inf, 0
+        best: tuple[Any, Any] | None = None  # the selected epoch's weights and extra state
+        best_losses: list[float] | None = None
+        bad_epochs = 0
         self.history_: list[dict[str, float]] = []
+        self.best_epoch_: int | None = None
         progress = _Progress(type(self).__name__, self.n_epochs)
         try:
             for epoch in range(self.n_epochs):
@@ -394,25 +412,38 @@ class TorchDetector(BaseDetector):
                         f"{type(self).__name__}: the training loss became non-finite at epoch "
                         f"{epoch}; lower 'lr' or check the input scaling."
                     )
+                self._end_epoch(epoch, optimizer)
                 if val is not None:
                     module.eval()
                     with torch.no_grad():
-                        vl = [float(self._loss(module, b)) for b in self._batches(val)]
-                    record["val_loss"] = float(np.mean(vl))
-                    if record["val_loss"] < best_loss:
-                        best_loss, bad_epochs = record["val_loss"], 0
-                        best_state = copy.deepcopy(module.state_dict())
+                        per_batch = [
+                            [float(v) for v in self._validation_losses(module, b)]
+                            for b in self._batches(val)
+                        ]
+                    vl = [float(v) for v in np.mean(per_batch, axis=0)]
+                    record["val_loss"] = vl[0]
+                    record.update({f"val_loss{i + 1}": v for i, v in enumerate(vl[1:], 1)})
+                    # a checkpoint only when every validation loss improves (the official
+                    # early stopping of the Anomaly Transformer; one loss: the usual rule)
+                    if best_losses is None or all(
+                        v < b for v, b in zip(vl, best_losses, strict=True)
+                    ):
+                        best_losses, bad_epochs, self.best_epoch_ = vl, 0, epoch
+                        best = (
+                            copy.deepcopy(module.state_dict()),
+                            copy.deepcopy(self._checkpoint_state()),
+                        )
                     else:
                         bad_epochs += 1
                 self.history_.append(record)
                 progress.advance(record)
-                self._end_epoch(epoch, optimizer)
                 if self.patience and val is not None and bad_epochs >= self.patience:
                     break
         finally:
             progress.close()
-        if best_state is not None:
-            module.load_state_dict(best_state)
+        if best is not None:
+            module.load_state_dict(best[0])
+            self._restore_checkpoint_state(best[1])
         module.eval()
         self.module_ = module
 

@@ -404,9 +404,17 @@ class OracleAD(TorchDetector):
         return float(loss.detach())
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        # the epoch's SLS, before its validation: the weights and the SLS they built go
+        # together (in validation, from epoch 0 on, and in the checkpoint)
         assert self._sls_sum is not None
         self.sls_ = self._sls_sum / self._sls_count
         self._sls_sum, self._sls_count = None, 0
+
+    def _checkpoint_state(self) -> Any:
+        return self.sls_
+
+    def _restore_checkpoint_state(self, state: Any) -> None:
+        self.sls_ = state
 
     # scoring ----------------------------------------------------------------------------------
     def _window_scores(self, X: NDArray[np.float32]) -> tuple[NDArray[Any], NDArray[Any]]:

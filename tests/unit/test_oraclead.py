@@ -185,3 +185,49 @@ def test_linear_forecasters_learn_a_wave_and_score_a_spike():
         # subtracts the spike as its last value, misses by as much
         assert int(np.argmax(s)) in (300, 301), type(det).__name__
         assert np.median(s) < 1e-2 * s[300]
+
+
+def test_validation_pairs_each_epoch_with_its_own_sls_and_restores_both():
+    """With validation on (off by default), every epoch's validation loss, epoch 0's too,
+    carries the deviation term from that epoch's own SLS, and the kept weights come back with
+    the SLS they built: the restored detector reproduces its selected validation loss exactly
+    (issue 21, item 9)."""
+    from tsadbench.data.windows import sliding_windows
+
+    x = _series(240, 3)
+    det = OracleAD(**{**SMALL, "n_epochs": 4, "validation_size": 0.25, "patience": 0, "lr": 0.2})
+    det.fit(x)
+    val = [h["val_loss"] for h in det.history_]
+    best = int(np.argmin(val))
+    n_val = round(len(x) * 0.25)
+    windows = sliding_windows(x[len(x) - n_val :], det.window, 1)
+    with torch.no_grad():
+        again = np.mean([float(det._loss(det.module_, b)) for b in det._batches(windows)])
+    assert again == pytest.approx(val[best], rel=1e-5)
+    assert det.best_epoch_ == best
+
+
+def test_the_kept_epoch_brings_back_its_own_sls(monkeypatch):
+    """Validation selects epoch 1 of 3: the SLS after fitting is epoch 1's, not the last
+    epoch's (issue 21, item 9)."""
+    sls = []
+    script = iter([3.0, 1.0, 2.0])
+    original = OracleAD._end_epoch
+
+    def end_epoch(self, epoch, optimizer):
+        original(self, epoch, optimizer)
+        sls.append(self.sls_.clone())
+
+    monkeypatch.setattr(OracleAD, "_end_epoch", end_epoch)
+    monkeypatch.setattr(
+        OracleAD, "_validation_losses", lambda self, m, b: (torch.tensor(next(script)),)
+    )
+    x = _series(240, 3)
+    det = OracleAD(
+        **{**SMALL, "n_epochs": 3, "validation_size": 0.1, "patience": 0, "batch_size": 4096}
+    )
+    det.fit(x)
+    assert next(script, None) is None  # one validation batch per epoch, one loss each
+    assert det.best_epoch_ == 1
+    assert not torch.equal(sls[1], sls[2])
+    torch.testing.assert_close(det.sls_, sls[1])

@@ -86,3 +86,40 @@ def test_bad_training_settings_are_named():
         Center(validation_size=0.98).fit(series())
     with pytest.raises(ValueError, match="leaves 2 validation steps"):  # never silently off
         Center(validation_size=0.02).fit(series())
+
+
+def test_a_checkpoint_needs_every_validation_loss_to_improve(monkeypatch):
+    """Several validation losses (the Anomaly Transformer's two phases): an epoch is kept only
+    when all of them improve, the official early stopping's rule (issue 21, item 10)."""
+    centres: list[float] = []  # the centre after each epoch's training
+    original = Center._build_module
+
+    def build(self, n):
+        self.module_under_training = original(self, n)
+        return self.module_under_training
+
+    def end_epoch(self, epoch, optimizer):
+        centres.append(self.module_under_training.center.item())
+
+    monkeypatch.setattr(Center, "_build_module", build)
+    monkeypatch.setattr(Center, "_end_epoch", end_epoch)
+
+    def fit(pairs, patience):
+        script = iter(pairs)
+        monkeypatch.setattr(
+            Center, "_validation_losses", lambda self, m, b: tuple(map(torch.tensor, next(script)))
+        )
+        centres.clear()
+        det = Center(validation_size=0.2, patience=patience, n_epochs=4, lr=0.05, batch_size=64)
+        return det.fit(series())
+
+    # epochs 1 and 2 each improve one loss only: not kept; epoch 3 improves both
+    det = fit([(5.0, 5.0), (4.0, 6.0), (6.0, 4.0), (4.5, 4.5)], patience=0)
+    assert det.best_epoch_ == 3
+    assert [h["val_loss"] for h in det.history_] == [5.0, 4.0, 6.0, 4.5]
+    assert [h["val_loss2"] for h in det.history_] == [5.0, 6.0, 4.0, 4.5]
+    # with patience 2, those two epochs stop the training and epoch 0's weights come back
+    det = fit([(5.0, 5.0), (4.0, 6.0), (6.0, 4.0), (1.0, 1.0)], patience=2)
+    assert len(det.history_) == 3 and det.best_epoch_ == 0
+    assert det.module_.center.item() == pytest.approx(centres[0])
+    assert centres[0] != pytest.approx(centres[2])
