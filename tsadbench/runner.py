@@ -456,7 +456,9 @@ def _run_entity(
             log(f"skipped {s.detector} on {entity.name}: {reason}")
             store.write(s.results_dir, record)
             return record
-        transform = fit_scaler(scaler, entity.train)
+        # the scaler's rows: train itself, or the part of train a paper fits it on
+        fitted_on = entity.train if entity.scaler_train is None else entity.scaler_train
+        transform = fit_scaler(scaler, fitted_on)
         train, test = transform(entity.train), transform(entity.test)
         params = spec["detector"]["params"]
         from tsadbench.metrics import needs_train_energies

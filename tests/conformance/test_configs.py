@@ -147,6 +147,11 @@ def test_the_vanad_reproduction_suite_carries_the_published_table():
     with composed("detector=vanad", "dataset=psm") as plain:
         assert plain.detector.window == 196 and plain.detector.n_blocks == 5
         assert "paper" not in plain and plain.dataset.get("train_slice") is None
+    # on PSM: NaN -> 0, the scaler fitted on the whole train split, training on its first 70%
+    # (issue 21, item 3)
+    with composed("suite=paper_vanad", "detector=vanad", "dataset=psm") as psm:
+        assert psm.dataset.nan == "zero" and list(psm.dataset.train_slice) == [0, 92736]
+        assert list(psm.dataset.scaler_slice) == [0, None]
 
 
 def test_the_tadgan_reproduction_suites_follow_orions_pipelines():
@@ -244,3 +249,9 @@ def test_the_anomaly_transformer_suites_follow_the_official_scripts():
     assert cpu.detector.name == "amad" and cpu.detector.d_model == 128 and cpu.detector.stride == 10
     assert cpu.detector.n_epochs == 3 and "cpu setting" in cpu.reduced
     assert cpu.paper[0].scores.msl_concat[key] == 0.9359
+    # the official PSM loader sets NaNs to 0 (issue 21, item 8); outside the suites: ffill
+    for suite in ("paper_anomaly_transformer", "paper_anomaly_transformer_cpu"):
+        with composed(f"suite={suite}", "dataset=psm") as psm:
+            assert psm.dataset.nan == "zero", suite
+    with composed("detector=anomaly_transformer", "dataset=psm") as plain:
+        assert plain.dataset.nan == "ffill"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tsadbench import store
@@ -186,3 +187,37 @@ def test_torch_runs_hold_their_thread_count_in_the_key(tmp_path):
     # a detector without torch: its scores do not depend on torch's threads, nor its key
     forest = once("iforest", 1, window=8)
     assert "threads" not in forest and once("iforest", 2, window=8)["key"] == forest["key"]
+
+
+def test_the_scaler_can_be_fitted_on_another_part_of_train_than_the_detector(tmp_path):
+    """VAN-AD on PSM fits its scaler on the whole train split and trains on its first 70%
+    (issue 21, item 3): ``scaler_slice`` is the part of train the scaler sees, ``train_slice``
+    the part the detector learns from; the key changes with it."""
+    from tsadbench.data import load_dataset
+    from tsadbench.data.scaling import fit_scaler
+    from tsadbench.registry import create_detector
+
+    def scores(**cuts: object) -> tuple[str, object]:
+        settings = RunSettings(
+            detector="pca",
+            detector_params={},
+            dataset="synthetic",
+            dataset_params={"n_entities": 1, **cuts},
+            metrics=["auc_pr"],
+            seed=0,
+            results_dir=tmp_path,
+            data_root=tmp_path,
+            isolate=False,
+        )
+        [record] = run(settings, log=lambda _: None)
+        assert record["status"] == "ok", record.get("error")
+        return record["key"], store.read_scores(tmp_path, record["key"])["test"]
+
+    key, got = scores(train_slice=[0, 600], scaler_slice=[0, None])
+    [whole] = load_dataset("synthetic", None, n_entities=1).entities
+    transform = fit_scaler("zscore", whole.train)  # the whole train split
+    pca = create_detector("pca").fit(transform(whole.train[:600]))
+    expected = pca.score(transform(whole.test))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    plain_key, plain = scores(train_slice=[0, 600])  # scaler on the 600 rows
+    assert plain_key != key and not np.allclose(plain, got)

@@ -25,8 +25,10 @@ class Entity:
     """One series: ``train`` and ``test`` of shape (n, n_channels) float32, ``labels`` (n_test,).
 
     ``channel_labels`` (n_test, n_channels), optional: which channels each anomaly touches (SMD's
-    interpretation labels), for root-cause metrics. ``meta["sources"]`` maps each file read to
-    its sha256.
+    interpretation labels), for root-cause metrics. ``scaler_train`` (n, n_channels), optional:
+    the rows the scaler is fitted on when they are not ``train`` itself (a paper that fits its
+    scaler on the whole train split and trains on a part of it). ``meta["sources"]`` maps each
+    file read to its sha256.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Entity:
     labels: NDArray[np.int8]
     meta: dict[str, Any] = field(default_factory=dict)
     channel_labels: NDArray[np.int8] | None = None
+    scaler_train: NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         for split in ("train", "test"):
@@ -66,7 +69,8 @@ class Entity:
     def checksum(self) -> str:
         """sha256 of the train, test and label arrays: identifies the data in run keys."""
         h = hashlib.sha256()
-        for arr in (self.train, self.test, self.labels):
+        extra = () if self.scaler_train is None else (self.scaler_train,)
+        for arr in (self.train, self.test, self.labels, *extra):
             a = np.ascontiguousarray(arr)
             h.update(f"{a.dtype.str}{a.shape}".encode())
             h.update(a.tobytes())
@@ -86,33 +90,46 @@ def load_dataset(
     *,
     train_slice: Sequence[int | None] | None = None,
     test_slice: Sequence[int | None] | None = None,
+    scaler_slice: Sequence[int | None] | None = None,
     **params: Any,
 ) -> Dataset:
     """Load the registered dataset ``name``; ``params`` go to its loader.
 
     ``train_slice`` / ``test_slice``: ``[start, stop]`` (Python slice bounds, null for open)
     keep a part of every entity's train / test split (labels follow the test split), e.g. a
-    short cut of a real series for a quick suite. They change the data, so its checksum and the
-    run keys too.
+    short cut of a real series for a quick suite. ``scaler_slice``: the part of the whole train
+    split (before ``train_slice``) that the scaler is fitted on; unset, the scaler is fitted on
+    the train the detector learns from. All three change the data, so its checksum and the run
+    keys too.
     """
     loader = DATASETS.get(name)
     ds = loader(data_root=Path(data_root) if data_root is not None else None, **params)
     if not isinstance(ds, Dataset) or not ds.entities:
         raise ValueError(f"The dataset loader {name!r} returned no entities.")
-    if train_slice is None and test_slice is None:
+    if train_slice is None and test_slice is None and scaler_slice is None:
         return ds
     train_cut, test_cut = _slice(train_slice, "train_slice"), _slice(test_slice, "test_slice")
-    entities = [
-        Entity(
-            name=e.name,
-            train=e.train[train_cut],
-            test=e.test[test_cut],
-            labels=e.labels[test_cut],
-            meta=dict(e.meta, train_slice=train_slice, test_slice=test_slice),
-            channel_labels=None if e.channel_labels is None else e.channel_labels[test_cut],
-        )
-        for e in ds.entities
-    ]  # an empty cut fails in Entity's own check, which names the entity and the split
+    scaler_cut = None if scaler_slice is None else _slice(scaler_slice, "scaler_slice")
+    cuts = {"train_slice": train_slice, "test_slice": test_slice, "scaler_slice": scaler_slice}
+    entities = []
+    for e in ds.entities:
+        scaler_train = None if scaler_cut is None else e.train[scaler_cut]
+        if scaler_train is not None and len(scaler_train) == 0:
+            raise ValueError(
+                f"Entity {e.name!r}: scaler_slice={list(scaler_slice or ())} keeps no row of "
+                f"its {len(e.train)} train rows."
+            )
+        entities.append(
+            Entity(
+                name=e.name,
+                train=e.train[train_cut],
+                test=e.test[test_cut],
+                labels=e.labels[test_cut],
+                meta=dict(e.meta, **{k: v for k, v in cuts.items() if v is not None}),
+                channel_labels=None if e.channel_labels is None else e.channel_labels[test_cut],
+                scaler_train=scaler_train,
+            )
+        )  # an empty train / test cut fails in Entity's own check, which names the split
     return Dataset(ds.name, entities, ds.meta)
 
 
