@@ -295,12 +295,21 @@ class MADE(nn.Module):
     inputs of lower degree, ``u = (v − m) · exp(−α)``, log |det ∂u/∂v| = −Σα.
 
     Degrees follow MADE's sequential order: the inputs ``degrees`` (a permutation of 0..N−1),
-    hidden unit k has degree k mod (N − 1), output i has degree(input i) − 1. With N = 1 every
-    degree is 0, so m and α depend on v itself and the log-det ignores that: the official
-    code's behaviour on univariate data (MSL), kept (§1.6)."""
+    hidden unit k has degree k mod (N − 1), output i has degree(input i) − 1.
+
+    With N = 1 there is no lower degree: m and α are constants (their biases), a learned affine
+    map of a Gaussian, a proper density. ``univariate="official"`` keeps the official code's
+    masks instead, where every degree is 0: m and α then depend on v itself while the log-det
+    ignores it, so the "density" is none (on N(0, 1) samples its mean NLL falls far below the
+    entropy, 1.42 nats). The official code meets N = 1 only on MSL (§1.6)."""
 
     def __init__(
-        self, degrees: torch.Tensor, hidden: int, n_hidden: int, activation: type[nn.Module]
+        self,
+        degrees: torch.Tensor,
+        hidden: int,
+        n_hidden: int,
+        activation: type[nn.Module],
+        univariate: str = "density",
     ) -> None:
         super().__init__()
         n = len(degrees)
@@ -308,9 +317,10 @@ class MADE(nn.Module):
             layers = [degrees] + [torch.arange(hidden) % (n - 1)] * (n_hidden + 1)
             layers.append(degrees - 1)
         else:
-            layers = [torch.zeros(1, dtype=torch.long)]
-            layers += [torch.zeros(hidden, dtype=torch.long)] * (n_hidden + 1)
-            layers.append(torch.zeros(1, dtype=torch.long))
+            zero = torch.zeros(1, dtype=torch.long)
+            layers = [zero] + [torch.zeros(hidden, dtype=torch.long)] * (n_hidden + 1)
+            # output degree -1: connected to nothing (density); 0: to v itself (official)
+            layers.append(zero if univariate == "official" else zero - 1)
         sizes = [n] + [hidden] * (n_hidden + 1) + [2 * n]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         for i, (d0, d1) in enumerate(pairwise(layers)):
@@ -333,7 +343,8 @@ class MADE(nn.Module):
 class MAF(nn.Module):
     """A masked autoregressive flow: ``n_blocks`` MADE layers, each after the first with the
     reversed order of the one before, and a unit-variance Gaussian base with mean μ₀
-    (``random_base=True``: drawn once from N(0, I) and fixed, as the official code does)."""
+    (``random_base=True``: drawn once from N(0, I) and fixed, as the official code does);
+    ``univariate``: the masks for N = 1 (see :class:`MADE`)."""
 
     def __init__(
         self,
@@ -343,13 +354,14 @@ class MAF(nn.Module):
         n_hidden: int,
         activation: str = "tanh",
         random_base: bool = True,
+        univariate: str = "density",
     ) -> None:
         super().__init__()
         act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
         degrees = torch.arange(n_vars)
         blocks = []
         for _ in range(n_blocks):
-            blocks.append(MADE(degrees, hidden, n_hidden, act))
+            blocks.append(MADE(degrees, hidden, n_hidden, act, univariate))
             degrees = degrees.flip(0)
         self.blocks = nn.ModuleList(blocks)
         base = torch.randn(n_vars) if random_base else torch.zeros(n_vars)
@@ -389,6 +401,7 @@ class _VANADBase(TorchDetector):
     lambda_rec: float
     lambda_nf: float
     quirks: bool
+    univariate_flow: str
     precision: str
 
     @property
@@ -413,6 +426,8 @@ class _VANADBase(TorchDetector):
             value = getattr(self, name)
             c(name, isinstance(value, (int, float)) and value >= 0, "a float >= 0")
         c("quirks", isinstance(self.quirks, bool), "true or false")
+        flows = ("density", "official")
+        c("univariate_flow", self.univariate_flow in flows, "'density' or 'official'")
         c("precision", self.precision in ("fp32", "bf16"), "'fp32' or 'bf16'")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -526,7 +541,14 @@ class _VANADBase(TorchDetector):
 
     # the flow and its training
     def _build_module(self, n_channels: int) -> nn.Module:
-        return MAF(n_channels, self.n_blocks, self.hidden, self.n_hidden, random_base=self.quirks)
+        return MAF(
+            n_channels,
+            self.n_blocks,
+            self.hidden,
+            self.n_hidden,
+            random_base=self.quirks,
+            univariate=self.univariate_flow,
+        )
 
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         nll = -module.log_prob(batch.reshape(-1, batch.shape[2]))  # type: ignore[operator]
@@ -571,6 +593,10 @@ class _VANADBase(TorchDetector):
         "code drops them from scores and labels).",
         "Validation-free training on all training windows, as the official code (its early "
         "stopping object is never called); tsadbench adds nothing.",
+        "On univariate data the flow is a proper density by default (univariate_flow="
+        "'density': m and α constant); the official masks let m and α depend on the value "
+        "itself, so its NLL is no likelihood (mean NLL −7.7 nats on N(0, 1), whose entropy is "
+        "1.42). univariate_flow='official' keeps them, as the paper's MSL cell does.",
     ),
 )
 class VANAD(_VANADBase):
@@ -589,6 +615,10 @@ class VANAD(_VANADBase):
         True: the official code's behaviour (image from the raw window, flow fit on ``y``,
         random base mean). False: the clean variant (image from the window normalised by its own
         statistics, flow fit on the ADMM-mapped ``ŷ``, zero base mean), a deviation.
+    univariate_flow : {"density", "official"}
+        The flow on univariate data (N = 1): a proper density (ours, the default), or the
+        official code's masks, which let it model each value by itself and make its NLL no
+        likelihood at all (kept for the paper's MSL cell: ``conf/per_dataset/vanad/``).
     precision : {"fp32", "bf16"}
         The frozen MAE's arithmetic: fp32 (the official code) or bf16 autocast, several times
         faster on a GPU (the flow always trains in fp32).
@@ -656,6 +686,7 @@ decoder_heads : int
         lambda_rec: float = 1.0,
         lambda_nf: float = 1.0,
         quirks: bool = True,
+        univariate_flow: str = "density",
         precision: str = "fp32",
         weights_path: str | None = None,
         weights_url: str = MAE_URL,
@@ -681,6 +712,7 @@ decoder_heads : int
         self.lambda_rec = lambda_rec
         self.lambda_nf = lambda_nf
         self.quirks = quirks
+        self.univariate_flow = univariate_flow
         self.precision = precision
         self.weights_path = weights_path
         self.weights_url = weights_url
@@ -772,6 +804,10 @@ decoder_heads : int
         "masking on the images of the training windows, then frozen.",
         "Test points after the last whole window take the last window's score (the official "
         "code drops them).",
+        "On univariate data the flow is a proper density by default (univariate_flow="
+        "'density': m and α constant); the official masks let m and α depend on the value "
+        "itself, so its NLL is no likelihood (mean NLL −7.7 nats on N(0, 1), whose entropy is "
+        "1.42). univariate_flow='official' keeps them, as the paper's MSL cell does.",
     ),
 )
 class VANADLite(_VANADBase):
@@ -804,6 +840,7 @@ class VANADLite(_VANADBase):
         lambda_rec: float = 1.0,
         lambda_nf: float = 1.0,
         quirks: bool = True,
+        univariate_flow: str = "density",
         precision: str = "fp32",
         image_size: int = 64,
         patch_size: int = 8,
@@ -831,6 +868,7 @@ class VANADLite(_VANADBase):
         self.lambda_rec = lambda_rec
         self.lambda_nf = lambda_nf
         self.quirks = quirks
+        self.univariate_flow = univariate_flow
         self.precision = precision
         self.image_size = image_size
         self.patch_size = patch_size

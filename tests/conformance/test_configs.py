@@ -144,8 +144,10 @@ def test_the_vanad_reproduction_suite_carries_the_published_table():
     assert list(cfg.dataset.channels) == [0]  # VAN-AD's MSL is channel 0 only
     # the official MSL settings, from conf/per_dataset/, also outside the suite
     assert cfg.detector.lambda_nf == 0.001 and cfg.detector.lr == 0.005
+    assert cfg.detector.univariate_flow == "official"  # the paper's N = 1 flow (issue 21, 7)
     with composed("detector=vanad", "dataset=psm") as plain:
         assert plain.detector.window == 196 and plain.detector.n_blocks == 5
+        assert plain.detector.univariate_flow == "density"
         assert "paper" not in plain and plain.dataset.get("train_slice") is None
     # on PSM: NaN -> 0, the scaler fitted on the whole train split, training on its first 70%
     # (issue 21, item 3)

@@ -15,6 +15,7 @@ from tsadbench.detectors.vanad import (
     MAE,
     MAF,
     VANAD,
+    VANADLite,
     checkerboard,
     from_image,
     sincos_2d,
@@ -108,8 +109,6 @@ def test_made_is_autoregressive_by_its_jacobian(n):
     made = MADE(degrees, hidden=8, n_hidden=2, activation=torch.nn.Tanh)
     v = torch.randn(n)
     jac = torch.autograd.functional.jacobian(lambda z: made(z[None])[0][0], v)
-    if n == 1:  # the official quirk: m and α see v itself
-        return
     for i in range(n):
         for j in range(n):
             if degrees[j] > degrees[i]:
@@ -117,6 +116,38 @@ def test_made_is_autoregressive_by_its_jacobian(n):
     _, neg_alpha = made(v[None])
     expected = neg_alpha.exp()[0].detach().numpy()
     np.testing.assert_allclose(torch.diagonal(jac).numpy(), expected, rtol=1e-5)
+
+
+def _fit_flow(flow: torch.nn.Module, data: torch.Tensor, steps: int = 300) -> torch.nn.Module:
+    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (-flow.log_prob(data).mean()).backward()
+        optimizer.step()
+    return flow
+
+
+@pytest.mark.parametrize("cls", [VANAD, VANADLite])
+def test_the_default_flow_on_univariate_data_is_a_density(cls):
+    """N = 1 (NAB, UCR, a NASA channel): the detector's flow at its defaults integrates to one
+    and cannot beat the entropy of the data it was fit to (issue 21, item 7)."""
+    torch.manual_seed(0)
+    flow = _fit_flow(cls()._build_module(1), torch.randn(4096, 1))
+    grid = torch.linspace(-12.0, 12.0, 24_001)[:, None]
+    with torch.no_grad():
+        mass = float(flow.log_prob(grid).exp().sum() * 1e-3)
+        nll = float(-flow.log_prob(torch.randn(20_000, 1)).mean())
+    assert mass == pytest.approx(1.0, abs=1e-3)
+    assert nll > 0.5 * math.log(2 * math.pi * math.e) - 0.03  # 1.419 nats, the entropy
+
+
+def test_the_official_univariate_flow_is_kept_for_the_paper_cell_and_is_no_density():
+    torch.manual_seed(0)
+    flow = _fit_flow(MAF(1, 2, 32, 1, univariate="official"), torch.randn(4096, 1))
+    with torch.no_grad():
+        nll = float(-flow.log_prob(torch.randn(20_000, 1)).mean())
+    assert nll < 0.5 * math.log(2 * math.pi * math.e) - 0.03  # below the entropy: no likelihood
+    assert VANAD(univariate_flow="official")._build_module(1).blocks[0].mask2.sum() > 0
 
 
 def test_flow_log_density_matches_brute_force():
