@@ -65,6 +65,8 @@ class RunSettings:
     # the registered loader when the dataset config names its data with a ``label`` (e.g. the
     # NAB family ``nab_art`` loaded by ``nab``); ``dataset`` is then the label
     dataset_loader: str | None = None
+    # the job's command line (``tsadbench run`` and its overrides), kept in every record
+    command: str | None = None
 
 
 def default_data_root() -> Path:
@@ -381,6 +383,7 @@ def _skipped(s: RunSettings, reason: str, log: Callable[[str], None]) -> dict[st
         "metrics": dict.fromkeys(s.metrics, float("nan")),
         "environment": environment(),
         "config": s.config,
+        **({"command": s.command} if s.command else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     store.write(s.results_dir, record)

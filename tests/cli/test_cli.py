@@ -173,6 +173,8 @@ def test_a_failing_detector_gives_an_error_record_and_the_run_goes_on(tmp_path):
         assert "Traceback" in r["traceback"]
         assert all(v != v for v in r["metrics"].values())  # NaN, never 0
         assert not (tmp_path / r["key"] / "scores.npz").exists()
+        # the command that made the record, for whoever reads it later (the reproductions)
+        assert r["command"].startswith("tsadbench run detector=knn detector.n_neighbors=2000")
 
 
 def test_report_prints_and_writes(tmp_path):

@@ -118,6 +118,8 @@ def execute(cfg: Any) -> list[dict[str, Any]]:
     try:
         settings = settings_from_config(cfg)
         settings.record_skips = bool(multirun)  # a sweep records what cannot run here
+        if HydraConfig.initialized():  # this job's own overrides (a sweep's: one job's)
+            settings.command = " ".join(["tsadbench run", *HydraConfig.get().overrides.task])
         records = run(settings, log=log, found=found)
     except Exception as exc:
         if not multirun:
