@@ -447,6 +447,7 @@ def _run_entity(
         "n_parameters": None,
         "environment": environment(),
         "config": s.config,
+        **({"command": s.command} if s.command else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     log(f"running {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}) ...")
