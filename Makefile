@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full test-slow lint format suite baseline tolerances bench bench-refs bench-orion goldens clean
+.PHONY: help install run test test-full test-slow lint format suite baseline tolerances reproductions bench bench-refs bench-orion goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ baseline: $(STAMP) ## Run the CI suite and rewrite leaderboard/baseline.json (co
 	dir=$$(mktemp -d -t tsadbench-ci-XXXX) && \
 	TSADBENCH_CACHE=$$dir/.cache $(BIN)/tsadbench run suite=ci results_dir=$$dir && \
 	$(BIN)/tsadbench leaderboard update $$dir --baseline leaderboard/baseline.json
+
+reproductions: $(STAMP) ## Regenerate docs/reproductions.md from the run records in docs/reproductions/records/
+	$(BIN)/python -m tsadbench.report.reproductions render
 
 format: $(STAMP) ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .

@@ -141,27 +141,69 @@ def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
     return out
 
 
-def published(runs: pd.DataFrame) -> list[list[str]]:
-    """Rows "detector, dataset, metric, published, ours, ours − published, source" for every
-    published score that a reproduction suite's config carries (``paper:`` with ``detector``,
-    ``source`` and ``scores``: dataset -> metric -> value), beside our mean ± std over seeds of
-    the runs of that detector and dataset (entities averaged within a seed). ``paper:`` may
-    be a list of such blocks (several tables, or a baseline's published numbers)."""
+@dataclass(frozen=True)
+class PublishedCell:
+    """One published score beside ours: ``mean`` ± ``std`` over ``n_seeds`` seeds (NaN with
+    no finished run) of the ``runs`` (records of the paper's suite, this detector and dataset,
+    one ``reduced`` setting), with the ``paper`` block that carries it."""
+
+    detector: str
+    dataset: str
+    metric: str
+    value: float
+    mean: float
+    std: float
+    n_seeds: int
+    reduced: str
+    paper: Mapping[str, Any]
+    runs: pd.DataFrame
+
+    @property
+    def summed(self) -> bool:
+        return str(self.paper.get("aggregation", "mean")) == SUMMED
+
+    @property
+    def source(self) -> str:
+        text = str(self.paper.get("source", ""))
+        if self.paper.get("note"):
+            text += f"; {self.paper['note']}"
+        if self.summed:
+            text += " (ours and theirs: TP, FP, FN summed over the signals, then divided)"
+        return text
+
+
+def paper_blocks(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``paper:`` blocks (``detector``, ``source``, ``scores``) a record's suite carried."""
+    given = (record.get("config") or {}).get("paper")
+    return [
+        p
+        for p in (given if isinstance(given, list) else [given])
+        if isinstance(p, dict) and p.get("detector") and p.get("scores")
+    ]
+
+
+def published_cells(runs: pd.DataFrame) -> list[PublishedCell]:
+    """Every published score that a reproduction suite's config carries (``paper:`` with
+    ``detector``, ``source`` and ``scores``: dataset -> metric -> value; a list of such blocks
+    for several tables or a baseline's numbers), beside our mean ± std over seeds of the runs of
+    that suite, detector and dataset (entities averaged within a seed, or TP / FP / FN summed
+    with ``aggregation: summed_counts``). A reduced setting and the full one are separate cells,
+    never averaged together; a cell without a finished run has NaN."""
     import numpy as np
+    import pandas as pd
 
     papers: dict[str, dict[str, Any]] = {}
     carried: dict[str, set[str]] = {}  # record folder -> the papers its suite carried
     for folder in runs["folder"].unique():
         record = store.read(Path(folder).parent, Path(folder).name) or {}
-        given = (record.get("config") or {}).get("paper")
-        for paper in given if isinstance(given, list) else [given]:
-            if isinstance(paper, dict) and paper.get("detector") and paper.get("scores"):
-                # two suites may cite one source for different datasets (Orion's NASA and NAB)
-                key = json.dumps(paper, sort_keys=True, default=str)
-                papers[key] = paper
-                carried.setdefault(folder, set()).add(key)
-    rows = []
-    ok = runs[(runs["status"] == "ok") & runs["folder"].isin(list(carried))]
+        for paper in paper_blocks(record):
+            # two suites may cite one source for different datasets (Orion's NASA and NAB)
+            key = json.dumps(paper, sort_keys=True, default=str)
+            papers[key] = paper
+            carried.setdefault(folder, set()).add(key)
+    cells = []
+    of_suites = runs[runs["folder"].isin(list(carried))]
+    of_suites = of_suites.assign(setting=of_suites["reduced"].fillna("").astype(str))
     for key, paper in papers.items():
         det = str(paper["detector"])
         rule = str(paper.get("aggregation", "mean"))
@@ -171,30 +213,52 @@ def published(runs: pd.DataFrame) -> list[list[str]]:
                 f"'mean' (of the entities' values) or {SUMMED!r}."
             )
         # only the runs of this paper's suite: other settings of the same detector never mix in
-        of_paper = ok[[key in carried[f] for f in ok["folder"]]]
+        mine_all = of_suites[[key in carried[f] for f in of_suites["folder"]]]
         for dataset, scores in sorted(paper["scores"].items()):
-            mine = of_paper[(of_paper["detector"] == det) & (of_paper["dataset"] == dataset)]
-            for metric, value in sorted(scores.items()):
-                col = f"metric/{metric}"
-                if rule == SUMMED:
-                    per_seed = _from_summed_counts(mine, metric)
-                else:
-                    per_seed = mine.groupby("seed")[col].mean() if col in mine else None
-                if per_seed is not None and len(per_seed):
-                    mean, std = float(per_seed.mean()), float(per_seed.std())
-                    ours = f"{mean:.3f}" + ("" if np.isnan(std) else f" ± {std:.3f}")
-                    why = sorted({str(r) for r in mine["reduced"].dropna() if str(r)})
-                    if why:
-                        ours += f" (reduced: {'; '.join(why)})"
-                    diff = f"{mean - float(value):+.3f}"
-                else:
-                    ours, diff = "– (no finished run)", "–"
-                source = str(paper.get("source", ""))
-                if paper.get("note"):
-                    source += f"; {paper['note']}"
-                if rule == SUMMED:
-                    source += " (ours and theirs: TP, FP, FN summed over the signals, then divided)"
-                rows.append([det, dataset, metric, f"{float(value):.3f}", ours, diff, source])
+            here = mine_all[(mine_all["detector"] == det) & (mine_all["dataset"] == dataset)]
+            for reduced in sorted(set(here["setting"])) or [""]:
+                group = here[here["setting"] == reduced]
+                ok = group[group["status"] == "ok"]
+                for metric, value in sorted(scores.items()):
+                    col = f"metric/{metric}"
+                    if rule == SUMMED:
+                        per_seed = _from_summed_counts(ok, metric)
+                    else:
+                        per_seed = ok.groupby("seed")[col].mean() if col in ok else None
+                    if per_seed is None or not len(per_seed):
+                        per_seed = pd.Series(dtype=float)
+                    cells.append(
+                        PublishedCell(
+                            detector=det,
+                            dataset=dataset,
+                            metric=metric,
+                            value=float(value),
+                            mean=float(per_seed.mean()) if len(per_seed) else np.nan,
+                            std=float(per_seed.std()) if len(per_seed) > 1 else np.nan,
+                            n_seeds=len(per_seed),
+                            reduced=reduced,
+                            paper=paper,
+                            runs=group,
+                        )
+                    )
+    return cells
+
+
+def published(runs: pd.DataFrame) -> list[list[str]]:
+    """``published_cells`` as the report's rows: "detector, dataset, metric, published, ours,
+    ours − published, source"."""
+    import numpy as np
+
+    rows = []
+    for c in published_cells(runs):
+        if np.isnan(c.mean):
+            ours, diff = "– (no finished run)", "–"
+        else:
+            ours = f"{c.mean:.3f}" + ("" if np.isnan(c.std) else f" ± {c.std:.3f}")
+            if c.reduced:
+                ours += f" (reduced: {c.reduced})"
+            diff = f"{c.mean - c.value:+.3f}"
+        rows.append([c.detector, c.dataset, c.metric, f"{c.value:.3f}", ours, diff, c.source])
     return rows
 
 

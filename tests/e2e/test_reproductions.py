@@ -1,0 +1,89 @@
+"""docs/reproductions.md: generated from stored records, every published cell listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tsadbench.report import reproductions
+from tsadbench.runner import RunSettings, run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def paper_run(results: Path, paper: dict, command: str, **dataset: object) -> None:
+    run(
+        RunSettings(
+            detector="pca",
+            detector_params={},
+            dataset="synthetic",
+            dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1, **dataset},
+            metrics=["auc_pr", "vus_pr"],
+            seed=0,
+            results_dir=results,
+            data_root=results,
+            isolate=False,
+            config={"paper": paper, "data_root": None, "reduced": "1 entity (paper: 2)"},
+            command=command,
+        ),
+        log=lambda _: None,
+    )
+
+
+def test_the_page_puts_every_published_cell_beside_ours_with_how_it_was_made(tmp_path):
+    paper = {
+        "source": "Someone et al. (2030), Table 9",
+        "detector": "pca",
+        "scores": {"synthetic": {"auc_pr": 0.25}, "elsewhere": {"vus_pr": 0.5}},
+    }
+    results = tmp_path / "results"
+    paper_run(results, paper, "tsadbench run suite=paper_x detector=pca")
+    # a plain run (no paper block) is not collected
+    run(
+        RunSettings(
+            detector="iforest",
+            detector_params={"random_state": 0},
+            dataset="synthetic",
+            dataset_params={"length": 300, "n_anomalies": 2},
+            metrics=["auc_pr"],
+            seed=0,
+            results_dir=results,
+            data_root=results,
+            isolate=False,
+        ),
+        log=lambda _: None,
+    )
+    records = tmp_path / "docs" / "records"
+    assert len(reproductions.collect(results, records)) == 1
+    (tmp_path / "docs" / reproductions.NOTES).write_text(
+        "'(a table no shipped suite carries now)': {elsewhere: the data is not here}\n"
+    )
+    page = reproductions.render(records)
+    from tsadbench.report import load
+
+    ours = float(load(records)["metric/auc_pr"].iloc[0])
+    row = next(line for line in page.splitlines() if line.startswith("| synthetic | `auc_pr`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "0.250" and cells[3] == f"{ours:.3f} (reduced)"
+    assert cells[4] == f"{ours - 0.25:+.3f}" and cells[5] == "reduced: 1 entity (paper: 2)"
+    assert cells[7] == "1 / 1" and "cores" in cells[9]
+    assert "| elsewhere | `vus_pr` | 0.500 | not run |" in page
+    assert "- elsewhere: the data is not here" in page
+    assert "- `tsadbench run suite=paper_x detector=pca`" in page
+    assert "Someone et al. (2030), Table 9" in page
+    # every shipped suite's published cells are listed, run or not
+    assert "| paper_anomaly_transformer | Xu et al., Anomaly Transformer, Table 1 |" in page
+    assert page.count("| paper_tadgan_nasa |") == 6
+
+
+def test_the_committed_page_is_what_the_committed_records_make():
+    """docs/reproductions.md is never typed: `make reproductions` regenerates it from
+    docs/reproductions/records/ (run it and commit both when either changes)."""
+    page = ROOT / reproductions.PAGE
+    if not page.is_file():
+        pytest.fail(f"{page} is missing: run `make reproductions`.")
+    made = reproductions.render(ROOT / reproductions.RECORDS, reproductions.RECORDS.as_posix())
+    assert page.read_text() == made, (
+        "docs/reproductions.md differs from its records: run `make reproductions`."
+    )
