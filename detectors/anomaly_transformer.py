@@ -27,10 +27,10 @@ Follows the official code:
 Deviations (tsadbench's choices, said so):
   * the official code early-stops (patience 3) on the *test* set and restores its best
     checkpoint (saved when both phases' losses improve); tsadbench trains on all of train
-    and keeps the last epoch (``validation_size`` 0). A validation split carved from the end
-    of train would leave out whole entities of a concatenated dataset (MSL: T-4, T-5, T-8,
-    T-9); ``validation_size`` > 0 turns it on with the official rule: both phases' losses
-    on the validation windows, a checkpoint only when both improve;
+    and keeps the last epoch (``validation_size`` 0): there is no test-free split worth
+    copying. ``validation_size`` > 0 turns validation on, taken from the end of every series
+    of a concatenated dataset (so none is left untrained), with the official rule: both
+    phases' losses on the validation windows, a checkpoint only when both improve;
   * the last ``n mod 100`` test points, which the official loader drops, take the score of the
     point before them (the windows module's rule for uncovered points);
   * float32, and PyTorch's initialisers where the official code uses the defaults too.

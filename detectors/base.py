@@ -12,6 +12,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -185,10 +186,15 @@ class BaseDetector:
             n_channels=self.n_channels_ if fitted else None,
         )
 
-    def fit(self, X: Any, y: Any = None) -> BaseDetector:
-        """Learn from the (normal) series ``X`` of shape (n_timestamps, n_channels)."""
+    def fit(self, X: Any, y: Any = None, *, segments: Any = None) -> BaseDetector:
+        """Learn from the (normal) series ``X`` of shape (n_timestamps, n_channels).
+
+        ``segments``: where each series starts when ``X`` concatenates several (a
+        ``_concat`` dataset's entities), ``[0, start_2, ...]``; a detector that holds out a
+        validation split takes it from every series, so none is left out of training."""
         self.check_params()
         arr = self._validate(X, fitted=False)
+        self.train_segments_ = _check_segments(segments, len(arr))
         self.n_channels_ = arr.shape[1]
         self._fit(arr)
         return self
@@ -233,6 +239,23 @@ class BaseDetector:
         raise NotImplementedError
 
 
+def _check_segments(segments: Any, n: int) -> tuple[int, ...]:
+    if segments is None:
+        return (0,)
+    starts = tuple(int(v) for v in segments)
+    if (
+        not starts
+        or starts[0] != 0
+        or any(b <= a for a, b in pairwise(starts))
+        or (starts[-1] >= n)
+    ):
+        raise ValueError(
+            f"'segments' must be increasing start indices beginning at 0 and below the series "
+            f"length {n}. Got {list(segments)!r}."
+        )
+    return starts
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; other values pass through checked."""
     import torch
@@ -260,9 +283,10 @@ class TorchDetector(BaseDetector):
 
     Shared parameters (stored by the subclass ``__init__``): ``window``, ``stride`` (between
     training windows), ``score_stride`` (between scoring windows), ``n_epochs``, ``batch_size``,
-    ``lr``, ``validation_size`` (fraction of train, carved from its end, used for early
-    stopping; 0 = off, train on all of it), ``patience`` (epochs without improvement before
-    stopping; 0 = off), ``random_state``, ``device``.
+    ``lr``, ``validation_size`` (fraction of train held out for early stopping, from the end
+    of every series that ``fit``'s ``segments`` name; 0 = off, train on all of it; a
+    checkpoint is kept when every ``_validation_losses`` improves), ``patience`` (epochs
+    without improvement before stopping; 0 = off), ``random_state``, ``device``.
     """
 
     window: int
@@ -371,27 +395,7 @@ class TorchDetector(BaseDetector):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
 
-        n_val = round(len(X) * self.validation_size)
-        for part, steps in (("training", len(X) - n_val), ("validation", n_val)):
-            if (n_val or part == "training") and steps < self.window:
-                raise ValueError(
-                    f"{type(self).__name__}: validation_size={self.validation_size} of "
-                    f"{len(X)} steps leaves {steps} {part} steps, fewer than one window "
-                    f"({self.window})."
-                )
-        train = self._training_windows(
-            sliding_windows(X[: len(X) - n_val], self.window, self.stride)
-        )
-        val = (
-            self._training_windows(
-                sliding_windows(
-                    X[len(X) - n_val :], self.window, self.validation_stride or self.stride
-                )
-            )
-            if n_val
-            else None
-        )
-
+        train, train_idx, val, val_idx = self._split(X)
         module = self._build_module(X.shape[1]).to(self.device_)
         optimizer = self._make_optimizer(module)
         best: tuple[Any, Any] | None = None  # the selected epoch's weights and extra state
@@ -403,7 +407,7 @@ class TorchDetector(BaseDetector):
         try:
             for epoch in range(self.n_epochs):
                 module.train()
-                order = rng.permutation(len(train)) if self.shuffle else None
+                order = train_idx[rng.permutation(len(train_idx))] if self.shuffle else train_idx
                 batches = self._batches(train, order, self._train_batch_size(), self.drop_last)
                 losses = [self._train_step(module, b, optimizer) for b in batches]
                 record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
@@ -418,7 +422,7 @@ class TorchDetector(BaseDetector):
                     with torch.no_grad():
                         per_batch = [
                             [float(v) for v in self._validation_losses(module, b)]
-                            for b in self._batches(val)
+                            for b in self._batches(val, val_idx)
                         ]
                     vl = [float(v) for v in np.mean(per_batch, axis=0)]
                     record["val_loss"] = vl[0]
@@ -446,6 +450,43 @@ class TorchDetector(BaseDetector):
             self._restore_checkpoint_state(best[1])
         module.eval()
         self.module_ = module
+
+    def _split(
+        self, X: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.intp], Any, NDArray[np.intp]]:
+        """The training windows and which of them to train on, and the validation windows and
+        which of them to validate on (None and empty without validation).
+
+        ``validation_size`` is carved from the end of every series in ``train_segments_``
+        (one, unless ``fit`` was told where the series of a concatenation start), so every
+        series keeps its training windows; a series too short to give both a training and a
+        validation window trains whole. Windows never cross from one part into another."""
+        n_val_total = round(len(X) * self.validation_size)
+        if not n_val_total:
+            windows = self._training_windows(sliding_windows(X, self.window, self.stride))
+            return windows, np.arange(len(windows)), None, np.arange(0)
+        bounds = [*getattr(self, "train_segments_", (0,)), len(X)]
+        train_starts, val_starts = [], []
+        v_stride = self.validation_stride or self.stride
+        for a, b in pairwise(bounds):
+            cut = b - round((b - a) * self.validation_size)
+            if len(bounds) > 2 and (cut - a < self.window or b - cut < self.window):
+                cut = b  # too short to split: all of it trains
+            train_starts.append(np.arange(a, cut - self.window + 1, self.stride))
+            val_starts.append(np.arange(cut, b - self.window + 1, v_stride))
+        train_idx, val_idx = np.concatenate(train_starts), np.concatenate(val_starts)
+        for part, idx, steps in (
+            ("training", train_idx, len(X) - n_val_total),
+            ("validation", val_idx, n_val_total),
+        ):
+            if not len(idx):
+                raise ValueError(
+                    f"{type(self).__name__}: validation_size={self.validation_size} of "
+                    f"{len(X)} steps leaves {steps} {part} steps, fewer than one window "
+                    f"({self.window})."
+                )
+        windows = self._training_windows(sliding_windows(X, self.window, 1))
+        return windows, train_idx, windows, val_idx
 
     def _window_values(
         self,

@@ -469,10 +469,15 @@ def _run_entity(
 
         # the Anomaly Transformer's threshold pools the detector's window energies on train
         energies = any(needs_train_energies(m) for m in specs)
+        # where the series of a concatenated train split begin (a validation split takes from
+        # each); when a scaler_slice is in force they still index the train the detector sees
+        segments = entity.meta.get("train_segments")
         if s.isolate:
-            out = _isolated(s.detector, params, train, test, s.timeout_s, s.threads, energies)
+            out = _isolated(
+                s.detector, params, train, test, s.timeout_s, s.threads, energies, segments
+            )
         else:
-            out = fit_score(s.detector, params, train, test, energies, s.threads)
+            out = fit_score(s.detector, params, train, test, energies, s.threads, segments)
         test_scores, train_scores = out.pop("test"), out.pop("train")
         channels, train_energies = out.pop("channels"), out.pop("train_energies")
         record["environment"]["gpu"] = out.pop("gpu")
@@ -533,30 +538,34 @@ def fit_score(
     test: np.ndarray,
     energies: bool = False,
     threads: int | None = None,
+    segments: list[int] | None = None,
 ) -> dict[str, Any]:
     """Create, fit and score one detector; returns scores, timings, peak memory (and peak CUDA
     memory when the detector used a GPU), size and the GPU's model. ``energies``: also the
     detector's window energies on train (float32), where it has ``window_energies``.
-    ``threads``: torch's thread count for the run (restored after it), None: torch's own."""
+    ``threads``: torch's thread count for the run (restored after it), None: torch's own.
+    ``segments``: where the series of a concatenated train split begin (``fit``'s)."""
     det = DETECTORS.create(name, **params)
     torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
     if torch is None or threads is None:
-        return _fit_score(det, train, test, energies)
+        return _fit_score(det, train, test, energies, segments)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _fit_score(det, train, test, energies)
+        return _fit_score(det, train, test, energies, segments)
     finally:
         torch.set_num_threads(before)
 
 
-def _fit_score(det: Any, train: np.ndarray, test: np.ndarray, energies: bool) -> dict[str, Any]:
+def _fit_score(
+    det: Any, train: np.ndarray, test: np.ndarray, energies: bool, segments: list[int] | None
+) -> dict[str, Any]:
     cuda = _cuda()
     if cuda is not None:
         cuda.reset_peak_memory_stats()
     with peak_rss() as mem:
         t0 = time.perf_counter()
-        det.fit(train)
+        det.fit(train) if segments is None else det.fit(train, segments=segments)
         t1 = time.perf_counter()
         channels = None
         if det.tags.root_cause:  # per-channel scores too (root cause), in score_s
@@ -612,6 +621,7 @@ def _isolated(
     timeout_s: float | None,
     threads: int | None = None,
     energies: bool = False,
+    segments: list[int] | None = None,
 ) -> dict[str, Any]:
     """``fit_score`` in a fresh Python process: its peak memory is its own, and a run past
     ``timeout_s`` is stopped. Isolation, not scheduling: launchers decide what runs where.
@@ -629,7 +639,9 @@ def _isolated(
         env.update(dict.fromkeys(THREAD_VARS, str(threads)))
     with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
         job, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
-        job.write_bytes(pickle.dumps((name, params, train, test, energies, threads), protocol=5))
+        job.write_bytes(
+            pickle.dumps((name, params, train, test, energies, threads, segments), protocol=5)
+        )
         cmd = [sys.executable, "-m", "tsadbench.runner", str(job), str(out), str(os.getpid())]
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         try:

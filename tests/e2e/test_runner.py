@@ -221,3 +221,36 @@ def test_the_scaler_can_be_fitted_on_another_part_of_train_than_the_detector(tmp
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     plain_key, plain = scores(train_slice=[0, 600])  # scaler on the 600 rows
     assert plain_key != key and not np.allclose(plain, got)
+
+
+def test_a_concatenated_train_split_reaches_the_detector_with_its_seams(tmp_path, monkeypatch):
+    """The runner gives ``fit`` the starts of a concatenated dataset's series (issue 21,
+    item 1: a validation split then takes from each, leaving none out of training)."""
+    from tsadbench import runner
+    from tsadbench.data import Dataset, Entity, load_dataset
+
+    [one] = load_dataset("synthetic", None, n_entities=1, length=400, n_anomalies=2).entities
+    two = Entity("both", one.train, one.test, one.labels, meta={"train_segments": [0, 150]})
+    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: Dataset("joined", [two]))
+    seen = []
+    real = runner.fit_score
+
+    def spy(*args, **kwargs):
+        seen.append(args[6] if len(args) > 6 else kwargs.get("segments"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "fit_score", spy)
+    settings = RunSettings(
+        detector="ae",
+        detector_params={**runner.DETECTORS.get("ae").test_params, "validation_size": 0.2},
+        dataset="synthetic",
+        dataset_params={},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+    )
+    [record] = run(settings, log=lambda _: None)
+    assert record["status"] == "ok", record.get("error")
+    assert seen == [[0, 150]]

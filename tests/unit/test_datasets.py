@@ -93,6 +93,11 @@ def test_smd_text_and_pickle_layouts(tmp_path):
     assert ds.entities[0].labels.sum() == 5
     [concat] = load_dataset("smd_concat", tmp_path).entities
     assert len(concat.test) == 100 and concat.meta["partial"] is True
+    # where each machine's train begins, for a validation split that leaves none out
+    half = len(ds.entities[0].train)
+    assert concat.meta["train_segments"] == [0, half]
+    [cut] = load_dataset("smd_concat", tmp_path, train_slice=[5, None]).entities
+    assert cut.meta["train_segments"] == [0, half - 5]
 
 
 class Evil:
@@ -143,6 +148,7 @@ def test_nasa_layout_and_channel_selection(tmp_path):
     assert ds.entities[0].labels[2:5].tolist() == [1, 1, 1]  # both ends inclusive
     [concat] = load_dataset("msl_concat", tmp_path, channels=["telemetry", 2]).entities
     assert concat.meta["source_channels"] == ["A-1", "B-1"]  # sorted by channel id
+    assert concat.meta["train_segments"] == [0, 40]  # where B-1's train begins
     assert concat.train.shape == (80, 2) and concat.meta["channels"] == ["telemetry", "command_2"]
     assert concat.labels[[0, 29, 32, 33, 34]].tolist() == [1, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="no channel 'pressure'"):

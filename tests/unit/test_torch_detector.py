@@ -123,3 +123,26 @@ def test_a_checkpoint_needs_every_validation_loss_to_improve(monkeypatch):
     assert len(det.history_) == 3 and det.best_epoch_ == 0
     assert det.module_.center.item() == pytest.approx(centres[0])
     assert centres[0] != pytest.approx(centres[2])
+
+
+def test_validation_is_carved_from_every_series_of_a_concatenation():
+    """A concatenated train split (two series end to end, ``segments=[0, 60]``): validation
+    takes the last 20% of each, so both series train (issue 21, item 1); without the
+    segments, the last 20% of the whole, as before."""
+    seen: list[np.ndarray] = []
+
+    class Spy(Center):
+        def _train_step(self, module, batch, optimizer):
+            seen.append(batch.numpy()[:, 0, 0].copy())
+            return super()._train_step(module, batch, optimizer)
+
+    x = np.arange(100, dtype=np.float32)[:, None]  # a window's first value is its start
+    det = Spy(validation_size=0.2, patience=0, n_epochs=1, window=4, batch_size=200)
+    det.fit(x, segments=[0, 60])
+    trained = set(np.concatenate(seen).astype(int))
+    assert trained == set(range(0, 45)) | set(range(60, 89))  # cuts at 48 and 92
+    seen.clear()
+    det.fit(x)
+    assert set(np.concatenate(seen).astype(int)) == set(range(0, 77))  # cut at 80
+    with pytest.raises(ValueError, match="'segments' must be increasing"):
+        det.fit(x, segments=[0, 120])

@@ -125,12 +125,36 @@ def load_dataset(
                 train=e.train[train_cut],
                 test=e.test[test_cut],
                 labels=e.labels[test_cut],
-                meta=dict(e.meta, **{k: v for k, v in cuts.items() if v is not None}),
+                meta=dict(
+                    e.meta,
+                    **{k: v for k, v in cuts.items() if v is not None},
+                    **(
+                        {
+                            "train_segments": _cut_segments(
+                                e.meta["train_segments"], train_cut, len(e.train)
+                            )
+                        }
+                        if "train_segments" in e.meta
+                        else {}
+                    ),
+                ),
                 channel_labels=None if e.channel_labels is None else e.channel_labels[test_cut],
                 scaler_train=scaler_train,
             )
         )  # an empty train / test cut fails in Entity's own check, which names the split
     return Dataset(ds.name, entities, ds.meta)
+
+
+def segment_starts(parts: Sequence[Any]) -> list[int]:
+    """Where each of ``parts`` begins in their concatenation: ``[0, len(p0), ...]``, kept in
+    a concatenated entity's ``meta["train_segments"]`` (a validation split leaves none out)."""
+    return [int(v) for v in np.cumsum([0, *(len(p) for p in parts[:-1])])]
+
+
+def _cut_segments(starts: Sequence[int], cut: slice, n: int) -> list[int]:
+    """The segment starts of ``starts`` (of a series of length ``n``) inside ``cut``."""
+    lo, hi, _ = cut.indices(n)
+    return [0, *(s - lo for s in starts if lo < s < hi)]
 
 
 def _slice(bounds: Sequence[int | None] | None, what: str) -> slice:

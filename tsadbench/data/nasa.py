@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
+from tsadbench.data import segment_starts as _starts
 from tsadbench.data.files import dataset_root, require, select, select_channels, sources
 from tsadbench.registry import register_dataset
 
@@ -141,6 +142,7 @@ def _concat(
         meta={
             "channels": names,
             "source_channels": [r[0] for r in rows],
+            "train_segments": _starts(trains),  # where each channel's train begins
             "sources": sources(*(f for r in rows for f in _files(root, r[0]))),
         },
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tsadbench.data import Dataset, Entity
+from tsadbench.data import segment_starts as _starts
 from tsadbench.data.files import (
     dataset_root,
     load_array_pickle,
@@ -160,6 +161,7 @@ def load_smd_concat(
         channel_labels=np.concatenate([e.channel_labels for e in parts]),
         meta={
             "machines": [e.name for e in parts],
+            "train_segments": _starts([e.train for e in parts]),  # each machine's train start
             "channels": parts[0].meta["channels"],
             "partial": len(parts) < N_MACHINES,
             "sources": {k: v for e in parts for k, v in e.meta["sources"].items()},
