@@ -48,7 +48,14 @@ class WindowDetector(BaseDetector):
         raise NotImplementedError
 
 
-@register_detector("iforest")
+_WINDOWED = (
+    "Applied to sliding windows (each window's window × channels values one sample), the usual "
+    "time-series adaptation (TSB-AD, PyOD's time-series detectors); the paper scores "
+    "independent points.",
+)
+
+
+@register_detector("iforest", faithful=False, deviations=_WINDOWED)
 class WindowIForest(WindowDetector):
     """Isolation Forest (Liu et al., ICDM 2008) on sliding windows; score = -score_samples.
 
@@ -104,7 +111,7 @@ class WindowIForest(WindowDetector):
         return -np.asarray(self.model_.score_samples(F), dtype=np.float64)
 
 
-@register_detector("pca")
+@register_detector("pca", faithful=False, deviations=_WINDOWED)
 class WindowPCA(WindowDetector):
     """PCA reconstruction error on sliding windows (Shyu et al., 2003 style subspace method).
 
@@ -154,7 +161,7 @@ class WindowPCA(WindowDetector):
         return np.square(np.asarray(F, dtype=np.float64) - rec).mean(axis=1)
 
 
-@register_detector("knn")
+@register_detector("knn", faithful=False, deviations=_WINDOWED)
 class WindowKNN(WindowDetector):
     """Distance to the k-th nearest training window (Ramaswamy et al., SIGMOD 2000).
 
@@ -195,7 +202,7 @@ class WindowKNN(WindowDetector):
         return np.asarray(dist[:, -1], dtype=np.float64)
 
 
-@register_detector("lof")
+@register_detector("lof", faithful=False, deviations=_WINDOWED)
 class WindowLOF(WindowDetector):
     """Local Outlier Factor (Breunig et al., SIGMOD 2000), novelty mode, on sliding windows.
 
