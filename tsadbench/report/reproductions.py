@@ -159,9 +159,15 @@ def _with_missing(
                         metric,
                         c.value,
                         ours,
-                        f"{c.mean - c.value:+.3f}",
-                        (_setting(c)),
+                        _difference(c.mean - c.value),
+                        _setting(c),
                     )
+
+
+def _difference(diff: float) -> str:
+    """The signed difference, said in words: a miss is called one."""
+    words = "misses" if diff < 0 else "exceeds" if diff > 0 else "equals"
+    return f"{diff:+.3f} ({words})" if words != "equals" else "+0.000 (equals)"
 
 
 def _short(block: dict[str, Any]) -> str:
