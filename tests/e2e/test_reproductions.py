@@ -54,22 +54,41 @@ def test_the_page_puts_every_published_cell_beside_ours_with_how_it_was_made(tmp
         ),
         log=lambda _: None,
     )
+    run(
+        RunSettings(
+            detector="random",
+            detector_params={"random_state": 0},
+            dataset="synthetic",
+            dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1},
+            metrics=["auc_pr", "vus_pr"],
+            seed=0,
+            results_dir=results,
+            data_root=results,
+            isolate=False,
+            # the same suite (the same paper block): what noise scores on its protocol
+            config={"paper": paper, "data_root": None, "reduced": "1 entity (paper: 2)"},
+            command="tsadbench run suite=paper_x detector=random",
+        ),
+        log=lambda _: None,
+    )
     records = tmp_path / "docs" / "records"
-    assert len(reproductions.collect(results, records)) == 1
+    assert len(reproductions.collect(results, records)) == 2
     (tmp_path / "docs" / reproductions.NOTES).write_text(
         "'(a table no shipped suite carries now)': {elsewhere: the data is not here}\n"
     )
     page = reproductions.render(records)
     from tsadbench.report import load
 
-    ours = float(load(records)["metric/auc_pr"].iloc[0])
+    runs = load(records).set_index("detector")
+    ours, noise_value = float(runs.loc["pca", "metric/auc_pr"]), runs.loc["random", "metric/auc_pr"]
     row = next(line for line in page.splitlines() if line.startswith("| synthetic | `auc_pr`"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "0.250" and cells[3] == f"{ours:.3f} (reduced)"
     word = "misses" if ours < 0.25 else "exceeds"
     assert cells[4] == f"{ours - 0.25:+.3f} ({word})"
-    assert cells[5] == "reduced: 1 entity (paper: 2)"
-    assert cells[7] == "1 / 1" and "cores" in cells[9]
+    assert cells[5] == f"{float(noise_value):.3f}"  # random on the same protocol
+    assert cells[6] == "reduced: 1 entity (paper: 2)"
+    assert cells[8] == "1 / 1" and "cores" in cells[10]
     assert "| elsewhere | `vus_pr` | 0.500 | not run |" in page
     assert "- elsewhere: the data is not here" in page
     assert "- `tsadbench run suite=paper_x detector=pca`" in page

@@ -157,6 +157,7 @@ class PublishedCell:
     reduced: str
     paper: Mapping[str, Any]
     runs: pd.DataFrame
+    random: float = float("nan")  # the random detector's value in the same suite and data
 
     @property
     def summed(self) -> bool:
@@ -190,7 +191,6 @@ def published_cells(runs: pd.DataFrame) -> list[PublishedCell]:
     with ``aggregation: summed_counts``). A reduced setting and the full one are separate cells,
     never averaged together; a cell without a finished run has NaN."""
     import numpy as np
-    import pandas as pd
 
     papers: dict[str, dict[str, Any]] = {}
     carried: dict[str, set[str]] = {}  # record folder -> the papers its suite carried
@@ -219,14 +219,15 @@ def published_cells(runs: pd.DataFrame) -> list[PublishedCell]:
             for reduced in sorted(set(here["setting"])) or [""]:
                 group = here[here["setting"] == reduced]
                 ok = group[group["status"] == "ok"]
+                # what noise scores on the same protocol, where the suite ran `random` too
+                noise = mine_all[
+                    (mine_all["detector"] == "random")
+                    & (mine_all["dataset"] == dataset)
+                    & (mine_all["status"] == "ok")
+                ]
                 for metric, value in sorted(scores.items()):
-                    col = f"metric/{metric}"
-                    if rule == SUMMED:
-                        per_seed = _from_summed_counts(ok, metric)
-                    else:
-                        per_seed = ok.groupby("seed")[col].mean() if col in ok else None
-                    if per_seed is None or not len(per_seed):
-                        per_seed = pd.Series(dtype=float)
+                    per_seed = _per_seed(ok, metric, rule)
+                    rnd = _per_seed(noise, metric, rule)
                     cells.append(
                         PublishedCell(
                             detector=det,
@@ -239,9 +240,22 @@ def published_cells(runs: pd.DataFrame) -> list[PublishedCell]:
                             reduced=reduced,
                             paper=paper,
                             runs=group,
+                            random=float(rnd.mean()) if len(rnd) else np.nan,
                         )
                     )
     return cells
+
+
+def _per_seed(runs: pd.DataFrame, metric: str, rule: str) -> pd.Series:
+    """A published metric per seed: entities averaged, or their counts summed (``rule``)."""
+    import pandas as pd
+
+    col = f"metric/{metric}"
+    if rule == SUMMED:
+        per_seed = _from_summed_counts(runs, metric)
+    else:
+        per_seed = runs.groupby("seed")[col].mean() if col in runs else None
+    return pd.Series(dtype=float) if per_seed is None else per_seed
 
 
 def published(runs: pd.DataFrame) -> list[list[str]]:

@@ -85,9 +85,10 @@ def render(records_dir: str | Path = RECORDS, label: str | None = None) -> str:
 
     out = [HEADER.format(n=len(folders), dir=label or Path(records_dir).as_posix())]
     summary = [
-        "| suite | table | detector | dataset | metric | published | ours | ours − published |"
+        "| suite | table | detector | dataset | metric | published | ours | ours − published "
+        "| random, same protocol |"
     ]
-    summary.append("|---|---|---|---|---|---|---|---|")
+    summary.append("|---|---|---|---|---|---|---|---|---|")
     sections = []
     for key, block_cells in sorted(by_block.items(), key=lambda kv: _order(kv, shipped)):
         suite, block = shipped.get(key) or (
@@ -95,10 +96,10 @@ def render(records_dir: str | Path = RECORDS, label: str | None = None) -> str:
             dict(block_cells[0].paper),
         )
         sections.append(_section(suite, block, block_cells, records, notes.get(suite, {})))
-        for det, dataset, metric, value, ours, diff, _ in _with_missing(block, block_cells):
+        for det, dataset, metric, value, ours, diff, _, rnd in _with_missing(block, block_cells):
             summary.append(
                 f"| {suite} | {_short(block)} | {det} | {dataset} | `{metric}` | "
-                f"{value:.3f} | {ours} | {diff} |"
+                f"{value:.3f} | {ours} | {diff} | {rnd} |"
             )
     out.append("## Summary\n\n" + "\n".join(summary) + "\n")
     out.extend(sections)
@@ -121,6 +122,9 @@ How to read it:
   experiment, only the closest this machine could run.
 - **deviations** are the ones registered with the detector when the runs were made.
 - A negative difference is a miss; it is stated as measured, never adjusted.
+- **random, same protocol** is the `random` detector run by the same suite on the same data:
+  what noise scores under that protocol (point adjustment and thresholds that read the test
+  scores flatter it), where the runs include it.
 
 To add runs: run a suite (the commands below), then
 `python -m tsadbench.report.reproductions collect RESULTS_DIR` and `make reproductions`.
@@ -135,20 +139,21 @@ def _order(item: tuple[str, list[PublishedCell]], shipped: dict[str, Any]) -> tu
 
 def _with_missing(
     block: dict[str, Any], cells: list[PublishedCell]
-) -> Iterable[tuple[str, str, str, float, str, str, str]]:
-    """(detector, dataset, metric, published, ours, difference, setting) for every published
-    score of the block: each setting that has records, or one "not run" row."""
+) -> Iterable[tuple[str, str, str, float, str, str, str, str]]:
+    """(detector, dataset, metric, published, ours, difference, setting, random's value) for
+    every published score of the block: each setting that has records, or one "not run" row."""
     det = str(block["detector"])
     for dataset, scores in sorted(block["scores"].items()):
         for metric, value in sorted(scores.items()):
             mine = [c for c in cells if c.dataset == dataset and c.metric == metric]
             if not mine:
-                yield det, dataset, metric, float(value), "not run", "–", "–"
+                yield det, dataset, metric, float(value), "not run", "–", "–", "–"
             for c in mine:
+                rnd = "–" if math.isnan(c.random) else f"{c.random:.3f}"
                 if not len(c.runs):
-                    yield det, dataset, metric, c.value, "not run", "–", "–"
+                    yield det, dataset, metric, c.value, "not run", "–", "–", rnd
                 elif math.isnan(c.mean):
-                    yield det, dataset, metric, c.value, "no finished run", "–", _setting(c)
+                    yield det, dataset, metric, c.value, "no finished run", "–", _setting(c), rnd
                 else:
                     ours = f"{c.mean:.3f}" + ("" if math.isnan(c.std) else f" ± {c.std:.3f}")
                     if c.reduced:
@@ -161,6 +166,7 @@ def _with_missing(
                         ours,
                         _difference(c.mean - c.value),
                         _setting(c),
+                        rnd,
                     )
 
 
@@ -196,17 +202,17 @@ def _section(
         lines.append(f"Protocol: {block['note']}.")
     lines.append("")
     lines.append(
-        "| dataset | metric | published | ours | ours − published | setting | seeds | "
-        "runs ok / all | date | machine | commit |"
+        "| dataset | metric | published | ours | ours − published | random, same protocol | "
+        "setting | seeds | runs ok / all | date | machine | commit |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     by_cell = {(c.dataset, c.metric, _setting(c) if len(c.runs) else "–"): c for c in cells}
-    for _, dataset, metric, value, ours, diff, setting in _with_missing(block, cells):
+    for _, dataset, metric, value, ours, diff, setting, rnd in _with_missing(block, cells):
         cell = by_cell.get((dataset, metric, setting))
         mine = [] if cell is None else [records[f] for f in cell.runs["folder"]]
         ok = sum(r.get("status") == "ok" for r in mine)
         lines.append(
-            f"| {dataset} | `{metric}` | {value:.3f} | {ours} | {diff} | {setting} | "
+            f"| {dataset} | `{metric}` | {value:.3f} | {ours} | {diff} | {rnd} | {setting} | "
             f"{cell.n_seeds if cell else 0} | {ok} / {len(mine)} | {_dates(mine)} | "
             f"{_machines(mine)} | {_commits(mine)} |"
         )
@@ -219,9 +225,7 @@ def _section(
     if failed:
         lines.append("\nRuns that did not finish:")
         lines += [f"- {ds}: {why}" for ds, why in sorted(failed, key=str)]
-    missing = sorted(
-        {ds for _, ds, _, _, ours, _, _ in _with_missing(block, cells) if ours == "not run"}
-    )
+    missing = sorted({row[1] for row in _with_missing(block, cells) if row[4] == "not run"})
     if missing:
         lines.append("\nNot run here:")
         lines += [f"- {ds}: {notes.get(ds, 'no record yet')}" for ds in missing]
