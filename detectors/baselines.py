@@ -266,3 +266,12 @@ class RandomDetector(BaseDetector):
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         return np.random.default_rng(self.random_state).uniform(size=len(X))
+
+    def window_energies(self, X: Any) -> NDArray[np.float64]:
+        """Noise for the threshold protocols that pool a windowed detector's train energies
+        (the Anomaly Transformer's): one independent uniform value per train point. A pool of
+        every position of every window would hold the same distribution, so the threshold,
+        a percentile of train and test pooled, is the same."""
+        arr = self._validate(X, fitted=True)
+        seed = None if self.random_state is None else [self.random_state, 1]
+        return np.random.default_rng(seed).uniform(size=len(arr))

@@ -324,3 +324,27 @@ def test_the_threshold_pool_follows_the_official_stride_not_the_training_one():
     assert det.window_energies(X).shape == ((64 - window + 1) * window,)
     default = _tiny(stride=10).fit(X).window_energies(X)  # None: the training stride
     assert default.shape == (((64 - window) // 10 + 1) * window,)
+
+
+def test_random_has_window_energies_so_the_official_protocol_scores_noise_too(tmp_path):
+    """`random` beside the Anomaly Transformer on its official protocol: the pooled threshold
+    needs train energies; random gives iid noise there too, and its number is what point
+    adjustment grants noise (close to the clean pooling's, the same distribution)."""
+    from tsadbench.runner import RunSettings, run
+
+    official = "pa_f1(compat='anomaly_transformer')@train_test_ratio(compat='anomaly_transformer')"
+    settings = RunSettings(
+        detector="random",
+        detector_params={"random_state": 0},
+        dataset="synthetic",
+        dataset_params={"n_entities": 1, "length": 2000, "n_anomalies": 6},
+        metrics=[official, "pa_f1@train_test_ratio"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+    )
+    [record] = run(settings, log=lambda _: None)
+    got, clean = record["metrics"][official], record["metrics"]["pa_f1@train_test_ratio"]
+    assert math.isfinite(got) and 0 < got <= 1
+    assert got == pytest.approx(clean, abs=0.15)
