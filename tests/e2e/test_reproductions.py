@@ -89,6 +89,11 @@ def test_the_page_puts_every_published_cell_beside_ours_with_how_it_was_made(tmp
     assert cells[5] == f"{float(noise_value):.3f}"  # random on the same protocol
     assert cells[6] == "reduced: 1 entity (paper: 2)"
     assert cells[8] == "1 / 1" and "cores" in cells[10]
+    # the same runs without a threshold, random's beside (vus_roc was not computed: –)
+    vus = float(runs.loc["pca", "metric/vus_pr"])
+    noise_vus = float(runs.loc["random", "metric/vus_pr"])
+    threshold_free = f"| synthetic | {vus:.3f} ({noise_vus:.3f}) | – | {ours:.3f} ("
+    assert threshold_free in page
     assert "| elsewhere | `vus_pr` | 0.500 | not run |" in page
     assert "- elsewhere: the data is not here" in page
     assert "- `tsadbench run suite=paper_x detector=pca`" in page

@@ -238,12 +238,63 @@ def _section(
     if any(not r.get("command") for r in runs):
         lines.append("\n(Some records predate the command field; their settings are in the")
         lines.append("record's `config` and the `setting` column.)")
+    lines += _threshold_free(det, block, records)
     deviations = _unique(d for r in runs for d in r.get("detector", {}).get("deviations", []))
     faithful = _unique(str(r.get("detector", {}).get("faithful")) for r in runs)
     if runs:
         lines.append(f"\n`{det}` faithful: {', '.join(faithful)}. Registered deviations:")
         lines += [f"- {d}" for d in deviations] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+THRESHOLD_FREE = ("vus_pr", "vus_roc", "auc_pr", "auc_roc")
+
+
+def _threshold_free(
+    det: str, block: dict[str, Any], records: dict[str, dict[str, Any]]
+) -> list[str]:
+    """The threshold-free metrics of the same runs beside random's (mean over the finished
+    runs of the table's suite), where the records hold them: what a published F1 rests on."""
+    key = json.dumps(block, sort_keys=True, default=str)
+    carried = [
+        r
+        for r in records.values()
+        if r.get("status") == "ok"
+        and key in {json.dumps(b, sort_keys=True, default=str) for b in paper_blocks(r)}
+    ]
+    rows = []
+    for dataset in sorted(block["scores"]):
+        means = {}
+        for who in (det, "random"):
+            mine = [
+                r
+                for r in carried
+                if r.get("detector", {}).get("name") == who
+                and r.get("dataset", {}).get("name") == dataset
+            ]
+            values = [
+                [float((r.get("metrics") or {}).get(m, math.nan)) for m in THRESHOLD_FREE]
+                for r in mine
+            ]
+            means[who] = [
+                sum(v[i] for v in values) / len(values) if values else math.nan
+                for i in range(len(THRESHOLD_FREE))
+            ]
+        if all(math.isnan(v) for v in means[det]):
+            continue
+        cells = [
+            "–" if math.isnan(a) else f"{a:.3f}" + ("" if math.isnan(b) else f" ({b:.3f})")
+            for a, b in zip(means[det], means["random"], strict=True)
+        ]
+        rows.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "\nThe same runs without a threshold (mean over entities; random's in brackets):\n",
+        "| dataset | " + " | ".join(f"`{m}`" for m in THRESHOLD_FREE) + " |",
+        "|---|" + "---|" * len(THRESHOLD_FREE),
+        *rows,
+    ]
 
 
 def _notes(path: Path) -> dict[str, dict[str, str]]:
