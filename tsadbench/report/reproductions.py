@@ -172,8 +172,10 @@ def _with_missing(
 
 def _difference(diff: float) -> str:
     """The signed difference, said in words: a miss is called one."""
-    words = "misses" if diff < 0 else "exceeds" if diff > 0 else "equals"
-    return f"{diff:+.3f} ({words})" if words != "equals" else "+0.000 (equals)"
+    shown = round(diff, 3)  # the published numbers have three decimals
+    if shown == 0:
+        return "0.000 (equals, to 3 decimals)"
+    return f"{shown:+.3f} ({'misses' if shown < 0 else 'exceeds'})"
 
 
 def _short(block: dict[str, Any]) -> str:
