@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from tsadbench.detectors.base import DetectorTags, TorchDetector
+from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
 from tsadbench.registry import register_detector
 
 EPS = 1e-4  # the official my_kl_loss's
@@ -390,8 +390,7 @@ class AnomalyTransformer(TorchDetector):
         return float(loss1.detach())
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        for group in optimizer.param_groups:  # the official adjust_learning_rate(epoch + 1)
-            group["lr"] = self.lr * 0.5**epoch
+        halve_lr(optimizer, self.lr, epoch)  # the official adjust_learning_rate(epoch + 1)
 
     # scoring --------------------------------------------------------------------------------
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:

@@ -256,6 +256,13 @@ def _check_segments(segments: Any, n: int) -> tuple[int, ...]:
     return starts
 
 
+def halve_lr(optimizer: torch.optim.Optimizer, lr: float, epoch: int) -> None:
+    """The schedule the Anomaly Transformer, VAN-AD and Time-Series-Library share (``type1``):
+    after epoch e (0-based) the rate becomes ``lr · 0.5^e``: lr, lr, lr/2, lr/4, ..."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * 0.5**epoch
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; other values pass through checked."""
     import torch

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from tsadbench.detectors.base import DetectorTags, TorchDetector
+from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
 from tsadbench.registry import register_detector
 
 
@@ -142,8 +142,7 @@ class _LinearReconstructor(TorchDetector):
         return ((module(batch) - batch) ** 2).mean(dim=2)
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        for group in optimizer.param_groups:  # ``type1``: after epoch e (0-based), lr·0.5^e
-            group["lr"] = self.lr * 0.5**epoch
+        halve_lr(optimizer, self.lr, epoch)  # the codes' ``type1``
 
 
 _DEVIATIONS = (

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import DetectorTags, TorchDetector
+from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
 from tsadbench.registry import register_detector
 
 MAE_FILE = "mae_visualize_vit_base.pth"
@@ -565,9 +565,7 @@ class _VANADBase(TorchDetector):
         return float(loss.detach())
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        # after epoch e (1-based) the rate becomes lr · 0.5^(e − 1): lr, lr, lr/2, lr/4, ...
-        for group in optimizer.param_groups:
-            group["lr"] = self.lr * 0.5**epoch
+        halve_lr(optimizer, self.lr, epoch)  # the official schedule
 
     # scoring
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:

@@ -12,20 +12,23 @@ from tsadbench.runner import RunSettings, run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def paper_run(results: Path, paper: dict, command: str, **dataset: object) -> None:
+def suite_run(results: Path, detector: str, paper: dict | None) -> None:
+    """``detector`` on a short synthetic series, in a suite carrying ``paper`` (None: no
+    suite), as ``tsadbench run suite=paper_x detector=...`` would record it."""
+    suite = {"paper": paper, "reduced": "1 entity (paper: 2)"} if paper else {}
     run(
         RunSettings(
-            detector="pca",
-            detector_params={},
+            detector=detector,
+            detector_params={} if detector == "pca" else {"random_state": 0},
             dataset="synthetic",
-            dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1, **dataset},
+            dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1},
             metrics=["auc_pr", "vus_pr"],
             seed=0,
             results_dir=results,
             data_root=results,
             isolate=False,
-            config={"paper": paper, "data_root": None, "reduced": "1 entity (paper: 2)"},
-            command=command,
+            config={"data_root": None, **suite},
+            command=f"tsadbench run suite=paper_x detector={detector}" if paper else None,
         ),
         log=lambda _: None,
     )
@@ -38,39 +41,9 @@ def test_the_page_puts_every_published_cell_beside_ours_with_how_it_was_made(tmp
         "scores": {"synthetic": {"auc_pr": 0.25}, "elsewhere": {"vus_pr": 0.5}},
     }
     results = tmp_path / "results"
-    paper_run(results, paper, "tsadbench run suite=paper_x detector=pca")
-    # a plain run (no paper block) is not collected
-    run(
-        RunSettings(
-            detector="iforest",
-            detector_params={"random_state": 0},
-            dataset="synthetic",
-            dataset_params={"length": 300, "n_anomalies": 2},
-            metrics=["auc_pr"],
-            seed=0,
-            results_dir=results,
-            data_root=results,
-            isolate=False,
-        ),
-        log=lambda _: None,
-    )
-    run(
-        RunSettings(
-            detector="random",
-            detector_params={"random_state": 0},
-            dataset="synthetic",
-            dataset_params={"length": 300, "n_anomalies": 2, "n_channels": 1},
-            metrics=["auc_pr", "vus_pr"],
-            seed=0,
-            results_dir=results,
-            data_root=results,
-            isolate=False,
-            # the same suite (the same paper block): what noise scores on its protocol
-            config={"paper": paper, "data_root": None, "reduced": "1 entity (paper: 2)"},
-            command="tsadbench run suite=paper_x detector=random",
-        ),
-        log=lambda _: None,
-    )
+    suite_run(results, "pca", paper)
+    suite_run(results, "iforest", None)  # a plain run (no paper block) is not collected
+    suite_run(results, "random", paper)  # the same suite: what noise scores on its protocol
     records = tmp_path / "docs" / "records"
     assert len(reproductions.collect(results, records)) == 2
     (tmp_path / "docs" / reproductions.NOTES).write_text(
