@@ -86,3 +86,18 @@ def test_the_committed_page_is_what_the_committed_records_make():
     assert page.read_text() == made, (
         "docs/reproductions.md differs from its records: run `make reproductions`."
     )
+
+
+def test_the_report_reads_records_kept_without_their_scores(tmp_path):
+    """The reproductions keep record.json only: `tsadbench report` on them gives its tables
+    and leaves out the score plots it cannot draw."""
+    from tsadbench.report import build
+
+    results = tmp_path / "results"
+    suite_run(results, "pca", None)
+    suite_run(results, "random", None)
+    for scores in results.rglob("scores.npz"):
+        scores.unlink()
+    report = build(results, tmp_path / "out", None, random=False, log=lambda _: None)
+    assert "<img alt='synthetic" not in report.html.read_text()  # no scores, no score plot
+    assert [row[0] for row in report.board.rows] == ["pca", "random"]

@@ -263,6 +263,8 @@ def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
                 for c in range(min(test.shape[1], 3)):
                     panels[f"channel {c}"] = test[:, c]
             for _, r in rows.iterrows():
+                if not (Path(r["folder"]) / store.SCORES).is_file():
+                    continue  # a record kept without its scores (docs/reproductions/records)
                 scores = store.read_scores(Path(r["folder"]).parent, Path(r["folder"]).name)
                 labels = scores["labels"]
                 panels[str(r["label"])] = scores["test"]
