@@ -10,7 +10,7 @@ import time
 
 from tsadbench.data import load_dataset
 from tsadbench.registry import list_datasets
-from tsadbench.runner import default_data_root
+from tsadbench.settings import default_data_root
 
 
 def main() -> None:

@@ -68,7 +68,7 @@ def _measure(
     if source is None:
         entity = load_dataset("synthetic", length=length, n_channels=channels).entities[0]
     else:
-        from tsadbench.runner import default_data_root
+        from tsadbench.settings import default_data_root
 
         root = default_data_root()
         entity = load_dataset(source[0], root, entities=[source[1]]).entities[0]
@@ -343,7 +343,7 @@ def bench_vs_orion(orion_python: str, epochs: int) -> None:
 
     from tsadbench.data import load_dataset
     from tsadbench.data.scaling import fit_scaler
-    from tsadbench.runner import default_data_root
+    from tsadbench.settings import default_data_root
 
     ctx = mp.get_context("spawn")
     folder = tempfile.mkdtemp(prefix="bench-orion-")

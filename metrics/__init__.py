@@ -44,6 +44,7 @@ from tsadbench.registry import METRICS, list_metrics, register_metric
 __all__ = [
     "METRICS",
     "PROTOCOLS",
+    "Evaluation",
     "MetricSpec",
     "compute",
     "compute_root_cause",
@@ -241,35 +242,82 @@ def compute_root_cause(spec: MetricSpec, channel_labels: Any, channel_scores: An
     return float(METRICS.entry(spec.metric).obj(channel_labels, channel_scores, **spec.params))
 
 
+class Evaluation(dict[str, float]):
+    """A metric set's values by canonical name (a ``dict``), NaN wherever a metric could not be
+    computed, with the reason in ``errors`` and each metric's resolved parameters in
+    ``params``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: dict[str, str] = {}
+        self.params: dict[str, dict[str, Any]] = {}
+
+
 def evaluate(
     labels: Any,
     scores: Any,
-    names: Iterable[str],
+    names: Iterable[str | MetricSpec],
     train_scores: Any = None,
     train_energies: Any = None,
-) -> dict[str, float]:
-    """Compute every metric in ``names`` on one series; raises on the first failure.
+    *,
+    channel_labels: Any = None,
+    channel_scores: Any = None,
+    incomparable: str | None = None,
+) -> Evaluation:
+    """Compute every metric in ``names`` on one series: the one place a metric set is computed
+    (runs, re-evaluation, pooled reports, ``tsadbench evaluate``, the library). A metric that
+    cannot be computed (undefined on this data, a missing input) is NaN with its reason in
+    ``.errors``; it never stops the others and is never 0. Bad input (labels and scores of
+    different lengths, labels not 0/1, scores not finite) raises ``ValueError``.
 
     Parameters
     ----------
     labels : array of shape (n_timestamps,), 0/1
     scores : array of shape (n_timestamps,), higher = more anomalous
-    names : metric names following the naming rule
+    names : metric names following the naming rule (or parsed ``MetricSpec``s)
     train_scores : array of shape (n_train,), optional
-        The detector's scores on its train split, for ``train_quantile``.
+        The detector's scores on its train split, for the label-free protocols.
     train_energies : array, optional
         The detector's per-window-position train energies (``window_energies``), for
         ``train_test_ratio(compat='anomaly_transformer')``.
+    channel_labels, channel_scores : arrays of shape (n_timestamps, n_channels), optional
+        For the root-cause metrics.
+    incomparable : str, optional
+        Why the detector's train scores cannot set a threshold for its test scores (scores
+        standardised per series): every protocol that reads them gives NaN with this reason.
 
     Returns
     -------
-    dict mapping each canonical metric name to its float value.
+    Evaluation: a dict mapping each canonical metric name to its float value, with ``errors``
+    and ``params``.
     """
-    out: dict[str, float] = {}
-    for full in names:
-        spec = parse_metric(full)
-        value = compute(spec, labels, scores, train_scores, train_energies)
-        if not np.isfinite(value):
-            raise FloatingPointError(f"The metric {spec.name!r} gave {value}.")
-        out[spec.name] = value
+    # bad input (lengths, non-binary labels, non-finite scores) is refused for the whole set;
+    # a metric undefined on good input (one class only, say) is NaN with its reason
+    check_labels_scores(labels, scores, name="The metric set", need_both_classes=False)
+    out = Evaluation()
+    for item in names:
+        spec = item if isinstance(item, MetricSpec) else parse_metric(item)
+        out.params[spec.name] = spec.describe()
+        try:
+            if incomparable is not None and reads_train_scores(spec):
+                raise ValueError(incomparable)
+            if is_root_cause(spec):
+                if channel_scores is None or channel_labels is None:
+                    raise ValueError(
+                        "a root-cause metric needs per-channel scores and channel labels; "
+                        + (
+                            "the detector gives no per-channel scores"
+                            if channel_scores is None
+                            else "the dataset has no channel labels"
+                        )
+                    )
+                value = compute_root_cause(spec, channel_labels, channel_scores)
+            else:
+                value = compute(spec, labels, scores, train_scores, train_energies)
+            if not np.isfinite(value):
+                raise FloatingPointError(f"the value is {value}")
+            out[spec.name] = value
+        except Exception as exc:  # undefined here: NaN and the reason, the others go on
+            out[spec.name] = float("nan")
+            out.errors[spec.name] = f"{type(exc).__name__}: {exc}"
     return out

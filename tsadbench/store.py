@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.record import RunRecord, Scores
+
 RECORD = "record.json"
 SCORES = "scores.npz"
-STATUSES = ("ok", "error", "timeout", "skipped")
 
 
 def _canonical(obj: Any) -> str:
@@ -69,51 +70,34 @@ def npz_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
     return buf.getvalue()
 
 
-def _json_safe(obj: Any) -> Any:
-    """Numpy scalars to Python ones. NaN stays NaN (written as JSON's ``NaN`` token, which
-    Python's ``json`` and pandas read back), never 0 or null."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def write(
-    results_dir: str | Path,
-    record: Mapping[str, Any],
-    scores: Mapping[str, NDArray[Any]] | None = None,
-) -> Path:
-    """Write ``record`` (and its ``scores``) under ``results_dir/<record['key']>/``, atomically."""
-    folder = Path(results_dir) / str(record["key"])
-    if record.get("status") not in STATUSES:
-        raise ValueError(
-            f"A run record's status must be one of {STATUSES}. Got {record.get('status')!r}."
-        )
+def write(results_dir: str | Path, record: RunRecord, scores: Scores | None = None) -> Path:
+    """Write ``record`` (and its ``scores``) under ``results_dir/<record.key>/``, atomically."""
+    folder = Path(results_dir) / record.key
     if scores is not None:
-        atomic_write(folder / SCORES, npz_bytes(scores))
-    text = json.dumps(_json_safe(dict(record)), indent=2, sort_keys=True, allow_nan=True)
+        atomic_write(folder / SCORES, npz_bytes(scores.arrays()))
+    text = json.dumps(record.to_dict(), indent=2, sort_keys=True, allow_nan=True)
     atomic_write(folder / RECORD, text.encode())
     return folder
 
 
-def read(results_dir: str | Path, key: str) -> dict[str, Any] | None:
+def read(results_dir: str | Path, key: str) -> RunRecord | None:
     """The record stored under ``key``, or None when there is none."""
     path = Path(results_dir) / key / RECORD
     if not path.is_file():
         return None
     try:
-        record: dict[str, Any] = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"The run record {path} is not valid JSON: {exc}.") from None
-    return record
+    if not isinstance(data, dict):
+        raise ValueError(f"The run record {path} must hold a JSON object; found {data!r:.40}.")
+    return RunRecord.from_dict(data, where=f"The run record {path}")
 
 
-def read_scores(results_dir: str | Path, key: str) -> dict[str, NDArray[Any]]:
-    with np.load(Path(results_dir) / key / SCORES, allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+def read_scores(results_dir: str | Path, key: str) -> Scores:
+    path = Path(results_dir) / key / SCORES
+    with np.load(path, allow_pickle=False) as npz:
+        return Scores.from_arrays({name: npz[name] for name in npz.files}, where=str(path))
 
 
 def record_folders(results_dir: str | Path) -> list[Path]:
@@ -127,7 +111,7 @@ def record_folders(results_dir: str | Path) -> list[Path]:
     ]
 
 
-def iter_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
+def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
     """Every record under ``results_dir`` (any depth), in path order."""
     for folder in record_folders(results_dir):
         record = read(folder.parent, folder.name)
@@ -145,27 +129,31 @@ def config_id(params: Mapping[str, Any]) -> str:
     return run_key({k: v for k, v in params.items() if k not in NOT_CONFIG})[:8]
 
 
-def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+def flatten(record: RunRecord) -> dict[str, Any]:
     """One row per record: identity columns, then ``metric/<name>``, ``time/<phase>_s``, ..."""
     row: dict[str, Any] = {
-        "key": record.get("key"),
-        "status": record.get("status"),
-        "detector": record.get("detector", {}).get("name"),
-        "config": config_id(record.get("detector", {}).get("params", {})),
-        "dataset": record.get("dataset", {}).get("name"),
+        "key": record.key,
+        "status": record.status,
+        "detector": record.detector.name,
+        "config": config_id(record.detector.params),
+        "dataset": record.dataset.name,
         # the dataset's settings (length, entities, channels, split ...): different data is
         # never averaged together either
-        "data": run_key(record.get("dataset", {}).get("params", {}))[:8],
-        "entity": record.get("dataset", {}).get("entity"),
-        "seed": record.get("seed"),
-        "threads": record.get("threads"),  # torch runs: the thread count their key holds
-        "faithful": record.get("detector", {}).get("faithful"),
-        "reduced": record.get("reduced"),
+        "data": run_key(record.dataset.params)[:8],
+        "entity": record.dataset.entity,
+        "seed": record.seed,
+        "threads": record.threads,  # torch runs: the thread count their key holds
+        "faithful": record.detector.faithful,
+        "reduced": record.reduced,
     }
-    for group in ("metrics", "time", "memory", "throughput"):
-        prefix = "metric" if group == "metrics" else group
-        for name, value in (record.get(group) or {}).items():
+    for prefix, values in (
+        ("metric", record.metrics),
+        ("time", record.time),
+        ("memory", record.memory),
+        ("throughput", record.throughput),
+    ):
+        for name, value in values.items():
             row[f"{prefix}/{name}"] = math.nan if value is None else value
-    row["n_parameters"] = record.get("n_parameters")
-    row["error"] = record.get("error")  # why a run did not finish (status error / skipped)
+    row["n_parameters"] = record.n_parameters
+    row["error"] = record.error  # why a run did not finish (status error / skipped)
     return row

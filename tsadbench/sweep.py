@@ -17,9 +17,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
+
+if TYPE_CHECKING:
+    from tsadbench.record import RunRecord
 
 JOB_FILE = "job.json"
 
@@ -32,13 +35,13 @@ def write_job_status(folder: str | Path, status: Mapping[str, Any]) -> None:
 
 
 def job_outcome(
-    label: str, records: Sequence[Mapping[str, Any]], seconds: float, found: Sequence[str] = ()
+    label: str, records: Sequence[RunRecord], seconds: float, found: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The status file of a finished job: its runs counted by status (``found``: the keys of
     runs that were already recorded and not re-run)."""
     counts: dict[str, int] = {}
     for r in records:
-        status = "found" if r.get("key") in found else str(r.get("status"))
+        status = "found" if r.key in found else r.status
         counts[status] = counts.get(status, 0) + 1
     failed = sum(n for s, n in counts.items() if s in ("error", "timeout"))
     return {

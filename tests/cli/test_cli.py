@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tsadbench import __version__
+from tsadbench import __version__, store
 from tsadbench.cli import app
+from tsadbench.record import RunRecord
 
 FAST_MEMAE = [
     "detector=memae",
@@ -29,8 +30,8 @@ def invoke(*args: str):
     return result
 
 
-def records(results: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(results.glob("*/record.json"))]
+def records(results: Path) -> list[RunRecord]:
+    return list(store.iter_records(results))
 
 
 def test_help_is_fast_and_does_not_import_torch():
@@ -83,19 +84,19 @@ def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "memae on synthetic (seed 1)" in result.stdout and "auc_pr" in result.stdout
     [record] = records(first)
-    assert record["status"] == "ok" and record["seed"] == 1
+    assert record.status == "ok" and record.seed == 1
     assert {"vus_pr", "auc_pr", "f1@oracle", "pa_f1@oracle", "f1@train_quantile"} <= set(
-        record["metrics"]
+        record.metrics
     )
-    assert record["metric_params"]["vus_pr"] == {
+    assert record.metric_params["vus_pr"] == {
         "metric": "vus_pr",
         "params": {"window": 100, "n_thresholds": 250},
     }
-    assert record["metric_params"]["f1@train_quantile"]["protocol_params"] == {"q": 0.99}
-    assert record["n_parameters"] > 0 and record["memory"]["peak_rss_mb"] > 0
-    assert record["detector"]["faithful"] is False and record["detector"]["deviations"]
-    assert record["preprocessing"] == {"scaler": "zscore", "chosen_by": "detector (scaler=auto)"}
-    assert {"fit_s", "score_s", "total_s"} <= set(record["time"])
+    assert record.metric_params["f1@train_quantile"]["protocol_params"] == {"q": 0.99}
+    assert record.n_parameters > 0 and record.memory["peak_rss_mb"] > 0
+    assert record.detector.faithful is False and record.detector.deviations
+    assert record.preprocessing == {"scaler": "zscore", "chosen_by": "detector (scaler=auto)"}
+    assert {"fit_s", "score_s", "total_s"} <= set(record.time)
 
     again = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")
     assert again.exit_code == 0 and "skipped" in again.stderr
@@ -103,7 +104,7 @@ def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
 
     forced = invoke("run", *FAST_MEMAE, "seed=1", "force=true", f"results_dir={second}")
     assert forced.exit_code == 0, forced.stderr
-    key = record["key"]
+    key = record.key
     assert (first / key / "scores.npz").read_bytes() == (second / key / "scores.npz").read_bytes()
 
 
@@ -116,10 +117,10 @@ def test_rerun_adds_missing_metrics_from_stored_scores(tmp_path):
         f"results_dir={tmp_path}",
     ]
     assert invoke("run", *base, "metrics.names=[auc_roc]").exit_code == 0
-    assert set(records(tmp_path)[0]["metrics"]) == {"auc_roc"}
+    assert set(records(tmp_path)[0].metrics) == {"auc_roc"}
     assert invoke("run", *base, "metrics.names=[auc_roc,pa_f1@oracle]").exit_code == 0
     [record] = records(tmp_path)
-    assert set(record["metrics"]) == {"auc_roc", "pa_f1@oracle"}
+    assert set(record.metrics) == {"auc_roc", "pa_f1@oracle"}
 
 
 @pytest.mark.parametrize(
@@ -169,12 +170,12 @@ def test_a_failing_detector_gives_an_error_record_and_the_run_goes_on(tmp_path):
     recs = records(tmp_path)
     assert len(recs) == 2
     for r in recs:
-        assert r["status"] == "error" and "n_neighbors=2000" in r["error"]
-        assert "Traceback" in r["traceback"]
-        assert all(v != v for v in r["metrics"].values())  # NaN, never 0
-        assert not (tmp_path / r["key"] / "scores.npz").exists()
+        assert r.status == "error" and "n_neighbors=2000" in r.error
+        assert "Traceback" in r.traceback
+        assert all(v != v for v in r.metrics.values())  # NaN, never 0
+        assert not (tmp_path / r.key / "scores.npz").exists()
         # the command that made the record, for whoever reads it later (the reproductions)
-        assert r["command"].startswith("tsadbench run detector=knn detector.n_neighbors=2000")
+        assert r.command.startswith("tsadbench run detector=knn detector.n_neighbors=2000")
 
 
 def test_report_prints_and_writes(tmp_path):
@@ -240,10 +241,10 @@ def test_evaluate_recomputes_stored_runs_without_retraining(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "re-evaluated 1 run" in result.stderr
     [after] = records(tmp_path)
-    assert set(after["metrics"]) == {"auc_roc", "vus_pr(window=20)", "pa_f1@oracle"}
-    assert after["metrics"]["auc_roc"] == before["metrics"]["auc_roc"]
-    assert after["time"] == before["time"]  # nothing was re-run
-    assert after["metric_params"]["vus_pr(window=20)"]["params"]["window"] == 20
+    assert set(after.metrics) == {"auc_roc", "vus_pr(window=20)", "pa_f1@oracle"}
+    assert after.metrics["auc_roc"] == before.metrics["auc_roc"]
+    assert after.time == before.time  # nothing was re-run
+    assert after.metric_params["vus_pr(window=20)"]["params"]["window"] == 20
 
 
 def test_evaluate_your_own_scores(tmp_path):
@@ -303,8 +304,17 @@ def test_evaluate_your_own_scores(tmp_path):
         "auc_pr",
         "--json",
     )
-    assert "same length" in bad.stderr
-    assert json.loads(bad.stdout) == {"auc_pr": None}  # undefined: null in JSON, never 0
+    # bad input is an error (exit 1, named), not a table of nulls
+    assert bad.exit_code == 1 and "same length" in bad.stderr and not bad.stdout.strip()
+    labels_only_normal = tmp_path / "normal.npy"
+    np.save(labels_only_normal, np.zeros(200, dtype=int))
+    undefined = invoke(
+        "evaluate", "--labels", str(labels_only_normal), "--scores", str(tmp_path / "scores.npy"),
+        "-m", "auc_pr", "-m", "vus_pr", "--json",
+    )  # fmt: skip
+    # a metric undefined on good input: null in JSON (never 0), its reason on stderr
+    assert json.loads(undefined.stdout) == {"auc_pr": None, "vus_pr": None}
+    assert "auc_pr:" in undefined.stderr and "undefined" in undefined.stderr
 
 
 def test_leaderboard_shows_seed_spread_and_lists_failed_runs(tmp_path):

@@ -64,8 +64,8 @@ def set_metric(results: Path, detector: str, metric: str, delta: float) -> None:
     """Move one metric of one detector's records by ``delta``, as a changed detector would."""
     for folder in store.record_folders(results):
         record = store.read(folder.parent, folder.name)
-        if record["detector"]["name"] == detector:
-            record["metrics"][metric] += delta
+        if record.detector.name == detector:
+            record.metrics[metric] += delta
             store.write(folder.parent, record)
 
 
@@ -190,12 +190,10 @@ def test_missing_new_and_failed_cells_fail_the_check(results, tmp_path):
     update(copy, baseline)
     suite(copy, detectors=("lof",))  # a cell the baseline does not know
     [pca] = [
-        f
-        for f in store.record_folders(copy)
-        if store.read(f.parent, f.name)["detector"]["name"] == "pca"
+        f for f in store.record_folders(copy) if store.read(f.parent, f.name).detector.name == "pca"
     ]
     record = store.read(pca.parent, pca.name)
-    record.update(status="error", error="ValueError: broken on purpose")
+    record.status, record.error = "error", "ValueError: broken on purpose"
     store.write(pca.parent, record)
     done = check(copy, baseline)
     assert done.exit_code == 1

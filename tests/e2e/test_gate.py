@@ -61,22 +61,22 @@ def damage(results: Path, into: Path, how: str) -> set[str]:
     hit = set()
     for folder in store.record_folders(into):
         record = store.read(folder.parent, folder.name)
-        name = record["detector"]["name"]
-        if record["status"] != "ok" or name == gate.RANDOM:
+        name = record.detector.name
+        if record.status != "ok" or name == gate.RANDOM:
             continue
-        arrays = dict(store.read_scores(folder.parent, folder.name))
+        scores = store.read_scores(folder.parent, folder.name)
         for part in ("test", "train"):
-            s = arrays[part]
+            s = getattr(scores, part)
             if how == "random":  # the detector's scores silently became noise
                 rng = np.random.default_rng(zlib.crc32(f"{folder.name}{part}".encode()))
-                arrays[part] = rng.uniform(size=len(s))
+                setattr(scores, part, rng.uniform(size=len(s)))
             elif how == "negated":  # a sign flip
-                arrays[part] = -s
+                setattr(scores, part, -s)
             elif how == "shifted":  # window scores mapped to points one window off
-                window = int(record["detector"]["params"].get("window") or 32)
-                arrays[part] = shift_scores(s, min(window, len(s) - 1))
-        store.write(folder.parent, record, arrays)
-        hit.add(f"{name} / {record['dataset']['name']}")
+                window = int(record.detector.params.get("window") or 32)
+                setattr(scores, part, shift_scores(s, min(window, len(s) - 1)))
+        store.write(folder.parent, record, scores)
+        hit.add(f"{name} / {record.dataset.name}")
     done = invoke("evaluate", str(into), "--metrics", "ci")
     assert done.exit_code == 0, done.stderr
     return hit
@@ -107,10 +107,10 @@ def test_a_drop_just_beyond_the_tolerance_fails_every_cell(ci, tmp_path):
     hit = set()
     for folder in store.record_folders(lowered):
         record = store.read(folder.parent, folder.name)
-        if record["status"] == "ok" and record["detector"]["name"] != gate.RANDOM:
-            record["metrics"]["vus_pr"] -= 1.2 * tolerance
+        if record.status == "ok" and record.detector.name != gate.RANDOM:
+            record.metrics["vus_pr"] -= 1.2 * tolerance
             store.write(folder.parent, record)
-            hit.add(f"{record['detector']['name']} / {record['dataset']['name']}")
+            hit.add(f"{record.detector.name} / {record.dataset.name}")
     result = gate.check(lowered, baseline)
     assert {r["cell"] for r in result.regressions if r["metric"] == "vus_pr"} == hit
 

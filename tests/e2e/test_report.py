@@ -134,6 +134,32 @@ def test_the_random_baseline_is_run_when_missing_and_only_then(results, tmp_path
     assert not any("ran the random detector" in m for m in made)
 
 
+def test_the_random_baseline_loads_a_labelled_dataset_with_its_loader(tmp_path):
+    """A dataset config with a ``label`` (the NAB family suites, a user's own config) names its
+    data by the label: the random baseline must load it with the recorded loader."""
+    run(
+        RunSettings(
+            detector="pca",
+            detector_params={},
+            dataset="my_synth",
+            dataset_loader="synthetic",
+            dataset_params={"length": 300, "n_anomalies": 2},
+            metrics=["auc_pr", "f1@oracle"],
+            seed=0,
+            results_dir=tmp_path,
+            data_root=tmp_path,
+            isolate=False,
+        ),
+        log=lambda _: None,
+    )
+    said = []
+    build(tmp_path, tmp_path / "out", ["auc_pr", "f1@oracle"], log=said.append)
+    runs = load(tmp_path)
+    rnd = runs[runs["detector"] == "random"]
+    assert len(rnd) == 1 and rnd["status"].tolist() == ["ok"], said
+    assert set(rnd["dataset"]) == {"my_synth"} and set(rnd["data"]) == set(runs["data"])
+
+
 def test_no_random_means_no_new_runs(tmp_path):
     grid(tmp_path, detectors=("pca",), seeds=(0,))
     build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
@@ -148,7 +174,7 @@ def test_pooled_computes_each_metric_on_the_concatenated_entities(results):
     group = runs[(runs["detector"] == "iforest") & (runs["seed"] == 0)]
     group = group[group["data"] == group["data"].iloc[0]].sort_values("entity")
     parts = [store.read_scores(Path(f).parent, Path(f).name) for f in group["folder"]]
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("labels", "test", "train")}
+    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in ("labels", "test", "train")}
     [row] = table[
         (table["detector"] == "iforest")
         & (table["seed"] == 0)
@@ -215,7 +241,7 @@ def test_published_scores_stand_beside_ours(tmp_path):
     report = build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
     md = report.markdown.read_text()
     assert "## Published versus ours" in md
-    ours = record["metrics"]["auc_pr"]
+    ours = record.metrics["auc_pr"]
     row = f"| pca | synthetic | auc_pr | 0.500 | {ours:.3f} | {ours - 0.5:+.3f} | A paper, Table 1"
     assert row in md
     assert "Published versus ours" in report.html.read_text()
@@ -258,14 +284,15 @@ def test_counts_summed_over_signals_a_label_and_a_reduced_run(tmp_path):
         data_root=tmp_path,
         isolate=False,
         config={"paper": paper, "data_root": None, "reduced": "2 epochs (paper: 70)"},
+        reduced="2 epochs (paper: 70)",
     )
     records = run(settings, log=lambda _: None)
-    assert {r["dataset"]["name"] for r in records} == {"synth_a"}
-    assert {r["dataset"]["loader"] for r in records} == {"synthetic"}
-    assert {r["reduced"] for r in records} == {"2 epochs (paper: 70)"}
-    tp, fp, fn = (sum(r["metrics"][c] for r in records) for c in counts)
+    assert {r.dataset.name for r in records} == {"synth_a"}
+    assert {r.dataset.loader for r in records} == {"synthetic"}
+    assert {r.reduced for r in records} == {"2 epochs (paper: 70)"}
+    tp, fp, fn = (sum(r.metrics[c] for r in records) for c in counts)
     summed = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    mean_f1 = float(np.mean([r["metrics"][f1] for r in records]))
+    mean_f1 = float(np.mean([r.metrics[f1] for r in records]))
     report = build(tmp_path, tmp_path / "out", [f1], random=False, log=lambda _: None)
     md = report.markdown.read_text()
     row = next(line for line in md.splitlines() if line.startswith("| pca | synth_a | orion"))
@@ -336,17 +363,15 @@ def test_a_reconstruction_is_marked_and_the_official_threshold_pools_window_ener
         config={"data_root": None},
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
-    assert record["detector"]["faithful"] is False
-    assert all(math.isfinite(record["metrics"][m]) for m in metrics)
-    arrays = store.read_scores(tmp_path, record["key"])
-    n_train = record["dataset"]["n_train"]
+    assert record.status == "ok", record.error
+    assert record.detector.faithful is False
+    assert all(math.isfinite(record.metrics[m]) for m in metrics)
+    arrays = store.read_scores(tmp_path, record.key)
+    n_train = record.dataset.n_train
     window, stride = params["window"], 1
-    assert arrays["train_energies"].shape == (((n_train - window) // stride + 1) * window,)
+    assert arrays.train_energies.shape == (((n_train - window) // stride + 1) * window,)
     spec = parse_metric(at_f1)
-    again = compute(
-        spec, arrays["labels"], arrays["test"], arrays["train"], arrays["train_energies"]
-    )
-    assert again == record["metrics"][at_f1]
+    again = compute(spec, arrays.labels, arrays.test, arrays.train, arrays.train_energies)
+    assert again == record.metrics[at_f1]
     frame = load(tmp_path)
     assert frame["config"].str.endswith("(not faithful)").all()

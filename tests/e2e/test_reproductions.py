@@ -29,6 +29,7 @@ def suite_run(results: Path, detector: str, paper: dict | None) -> None:
             isolate=False,
             config={"data_root": None, **suite},
             command=f"tsadbench run suite=paper_x detector={detector}" if paper else None,
+            reduced=suite.get("reduced"),
         ),
         log=lambda _: None,
     )

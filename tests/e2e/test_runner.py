@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from tsadbench import store
+from tsadbench.provenance import code_identity, metrics_identity
+from tsadbench.registry import DETECTORS
 from tsadbench.runner import RunSettings, run
 
 
@@ -23,8 +25,8 @@ def auc_pr(tmp_path: Path, detector: str, **params: object) -> float:
         data_root=tmp_path,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
-    return float(record["metrics"]["auc_pr"])
+    assert record.status == "ok", record.error
+    return float(record.metrics["auc_pr"])
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +84,15 @@ def test_an_unavailable_detector_fails_before_loading_data(tmp_path, monkeypatch
         record_skips=True,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "skipped" and "pretrained weights" in record["error"]
-    assert loaded == [] and record["metrics"]["auc_pr"] != record["metrics"]["auc_pr"]  # NaN
-    stored = store.read(tmp_path, record["key"])
-    assert stored["status"] == "skipped" and stored["error"] == record["error"]
+    assert record.status == "skipped" and "pretrained weights" in record.error
+    assert loaded == [] and record.metrics["auc_pr"] != record.metrics["auc_pr"]  # NaN
+    stored = store.read(tmp_path, record.key)
+    assert stored.status == "skipped" and stored.error == record.error
 
     # once the detector can run, the stale "cannot run here" record goes
     monkeypatch.undo()
     [ok] = run(settings, log=lambda _: None)
-    assert ok["status"] == "ok" and store.read(tmp_path, record["key"]) is None
+    assert ok.status == "ok" and store.read(tmp_path, record.key) is None
 
 
 def test_a_run_past_its_timeout_is_stopped_and_recorded(tmp_path):
@@ -106,9 +108,9 @@ def test_a_run_past_its_timeout_is_stopped_and_recorded(tmp_path):
         timeout_s=3.0,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "timeout" and "timeout_s=3.0" in record["error"]
-    assert record["metrics"]["auc_pr"] != record["metrics"]["auc_pr"]  # NaN
-    assert record["time"]["total_s"] < 60
+    assert record.status == "timeout" and "timeout_s=3.0" in record.error
+    assert record.metrics["auc_pr"] != record.metrics["auc_pr"]  # NaN
+    assert record.time["total_s"] < 60
 
 
 def test_isolated_and_in_process_runs_give_the_same_scores(tmp_path):
@@ -130,16 +132,16 @@ def test_isolated_and_in_process_runs_give_the_same_scores(tmp_path):
         [record] = run(settings, log=lambda _: None)
         records.append(record)
     a, b = (
-        store.read_scores(tmp_path / str(i), r["key"])
+        store.read_scores(tmp_path / str(i), r.key)
         for i, r in zip((True, False), records, strict=True)
     )
-    assert (a["test"] == b["test"]).all() and records[0]["memory"]["peak_rss_mb"] > 0
+    assert (a.test == b.test).all() and records[0].memory["peak_rss_mb"] > 0
 
 
 def test_a_dataset_label_names_the_data_and_the_loader_is_kept():
     from omegaconf import OmegaConf
 
-    from tsadbench.runner import ConfigError, settings_from_config
+    from tsadbench.settings import ConfigError, settings_from_config
 
     base = {
         "detector": {"name": "pca"},
@@ -176,17 +178,17 @@ def test_torch_runs_hold_their_thread_count_in_the_key(tmp_path):
             threads=threads,
         )
         [record] = run(settings, log=lambda _: None)
-        assert record["status"] == "ok", record.get("error")
+        assert record.status == "ok", record.error
         return record
 
     before = torch.get_num_threads()
     small = {"window": 8, "n_epochs": 1, "device": "cpu"}
     one, two = once("ae", 1, **small), once("ae", 2, **small)
-    assert (one["threads"], two["threads"]) == (1, 2) and one["key"] != two["key"]
+    assert (one.threads, two.threads) == (1, 2) and one.key != two.key
     assert torch.get_num_threads() == before  # an in-process run restores torch's setting
     # a detector without torch: its scores do not depend on torch's threads, nor its key
     forest = once("iforest", 1, window=8)
-    assert "threads" not in forest and once("iforest", 2, window=8)["key"] == forest["key"]
+    assert forest.threads is None and once("iforest", 2, window=8).key == forest.key
 
 
 def test_the_scaler_can_be_fitted_on_another_part_of_train_than_the_detector(tmp_path):
@@ -210,8 +212,8 @@ def test_the_scaler_can_be_fitted_on_another_part_of_train_than_the_detector(tmp
             isolate=False,
         )
         [record] = run(settings, log=lambda _: None)
-        assert record["status"] == "ok", record.get("error")
-        return record["key"], store.read_scores(tmp_path, record["key"])["test"]
+        assert record.status == "ok", record.error
+        return record.key, store.read_scores(tmp_path, record.key).test
 
     key, got = scores(train_slice=[0, 600], scaler_slice=[0, None])
     [whole] = load_dataset("synthetic", None, n_entities=1).entities
@@ -235,9 +237,9 @@ def test_a_concatenated_train_split_reaches_the_detector_with_its_seams(tmp_path
     seen = []
     real = runner.fit_score
 
-    def spy(*args, **kwargs):
-        seen.append(args[6] if len(args) > 6 else kwargs.get("segments"))
-        return real(*args, **kwargs)
+    def spy(job):
+        seen.append(job.segments)
+        return real(job)
 
     monkeypatch.setattr(runner, "fit_score", spy)
     settings = RunSettings(
@@ -252,5 +254,81 @@ def test_a_concatenated_train_split_reaches_the_detector_with_its_seams(tmp_path
         isolate=False,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
+    assert record.status == "ok", record.error
     assert seen == [[0, 150]]
+
+
+def _pca(tmp_path: Path, **kw: object) -> RunSettings:
+    return RunSettings(
+        detector="pca",
+        detector_params={},
+        dataset="synthetic",
+        dataset_params={"length": 300, "n_anomalies": 2},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path,
+        data_root=tmp_path,
+        isolate=False,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_the_key_holds_the_code_so_resume_never_reuses_older_code(tmp_path, monkeypatch):
+    from tsadbench import runner
+
+    [first] = run(_pca(tmp_path), log=lambda _: None)
+    assert first.code and first.code == code_identity(DETECTORS.get("pca"))
+    found: list[str] = []
+    [same] = run(_pca(tmp_path), log=lambda _: None, found=found)
+    assert found == [first.key] and same.key == first.key  # unchanged code: resumed
+    monkeypatch.setattr(runner, "code_identity", lambda cls: "0123456789abcdef")
+    found.clear()
+    [edited] = run(_pca(tmp_path), log=lambda _: None, found=found)
+    assert found == [] and edited.key != first.key and edited.status == "ok"  # run afresh
+
+
+def test_code_identity_follows_the_source_and_not_the_process(tmp_path, monkeypatch):
+    import importlib
+    import subprocess
+    import sys
+
+    module = tmp_path / "my_detector_mod.py"
+    source = (
+        "from tsadbench.detectors.base import BaseDetector\n"
+        "class Mine(BaseDetector):\n"
+        "    def _fit(self, X):\n"
+        "        return self\n"
+        "    def _score(self, X):\n"
+        "        return X[:, 0].astype(float){}\n"
+    )
+    module.write_text(source.format(""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("my_detector_mod")
+    before = code_identity(mod.Mine)
+    module.write_text(source.format(" * 2.0"))
+    after = code_identity(importlib.reload(mod).Mine)
+    assert before != after  # an edit that can move scores gives new keys
+    # the same code gives the same identity in another process (nothing run-dependent in it)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import my_detector_mod as m; "
+        "from tsadbench.provenance import code_identity; print(code_identity(m.Mine))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == after
+
+
+def test_metrics_made_by_other_metric_code_are_recomputed_on_resume(tmp_path):
+    [first] = run(_pca(tmp_path), log=lambda _: None)
+    true = first.metrics["auc_pr"]
+    assert first.metrics_code == metrics_identity()
+    first.metrics["auc_pr"] = 0.123  # as if the metric code had computed another value
+    store.write(tmp_path, first)
+    [kept] = run(_pca(tmp_path), log=lambda _: None)
+    assert kept.metrics["auc_pr"] == 0.123  # same metric code: the record is trusted
+    first.metrics_code = "older metric code"
+    store.write(tmp_path, first)
+    [redone] = run(_pca(tmp_path), log=lambda _: None)
+    assert redone.metrics["auc_pr"] == true and redone.metrics_code == metrics_identity()
+    assert store.read(tmp_path, first.key).metrics["auc_pr"] == true

@@ -44,10 +44,10 @@ def assert_intact(results: Path) -> list[str]:
     keys = []
     for folder in store.record_folders(results):
         record = store.read(folder.parent, folder.name)
-        assert record["status"] == "ok", record.get("error")
+        assert record.status == "ok", record.error
         scores = store.read_scores(folder.parent, folder.name)
-        assert scores["test"].shape == scores["labels"].shape == (record["dataset"]["n_test"],)
-        assert np.isfinite(scores["test"]).all()
+        assert scores.test.shape == scores.labels.shape == (record.dataset.n_test,)
+        assert np.isfinite(scores.test).all()
         keys.append(folder.name)
     return keys
 
@@ -64,12 +64,12 @@ def test_a_2x2x2_sweep_runs_and_a_rerun_skips_all_8(tmp_path, launcher):
 
     records = [store.read(f.parent, f.name) for f in store.record_folders(tmp_path)]
     for r in records:  # provenance and resource accounting
-        assert r["config"]["detector"]["name"] == r["detector"]["name"]
-        assert r["config"]["seed"] == r["seed"]
-        assert r["environment"]["cpu"] and r["environment"]["versions"]["numpy"]
-        assert r["environment"]["versions"]["sklearn"]  # loaded by the run's own process
-        assert r["throughput"]["score_points_per_s"] > 0
-        assert r["time"]["evaluate_s"] >= 0 and r["memory"]["peak_rss_mb"] > 0
+        assert r.config["detector"]["name"] == r.detector.name
+        assert r.config["seed"] == r.seed
+        assert r.environment["cpu"] and r.environment["versions"]["numpy"]
+        assert r.environment["versions"]["sklearn"]  # loaded by the run's own process
+        assert r.throughput["score_points_per_s"] > 0
+        assert r.time["evaluate_s"] >= 0 and r.memory["peak_rss_mb"] > 0
 
     again = sweep(tmp_path, f"hydra/launcher={launcher}", "n_jobs=2")
     assert again.returncode == 0, again.stderr

@@ -345,6 +345,6 @@ def test_random_has_window_energies_so_the_official_protocol_scores_noise_too(tm
         isolate=False,
     )
     [record] = run(settings, log=lambda _: None)
-    got, clean = record["metrics"][official], record["metrics"]["pa_f1@train_test_ratio"]
+    got, clean = record.metrics[official], record.metrics["pa_f1@train_test_ratio"]
     assert math.isfinite(got) and 0 < got <= 1
     assert got == pytest.approx(clean, abs=0.15)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -60,9 +62,11 @@ def test_degenerate_inputs():
     assert got["f1@oracle"] == pytest.approx(2 * 0.4 / 1.4)  # all predicted: P 0.4, R 1
     perfect = evaluate(y, y.astype(float), ["auc_roc", "auc_pr", "f1@oracle", "pa_f1@oracle"])
     assert all(v == 1.0 for v in perfect.values())
-    for labels in (np.zeros(5), np.ones(5)):
-        with pytest.raises(ValueError, match="undefined"):
-            evaluate(labels, const, ["auc_pr"])
+    for labels in (np.zeros(5), np.ones(5)):  # undefined: NaN and the reason, never 0
+        got = evaluate(labels, const, ["auc_pr", "f1@oracle"])
+        assert all(math.isnan(v) for v in got.values())
+        assert "undefined" in got.errors["auc_pr"] and "undefined" in got.errors["f1@oracle"]
+        assert got.params["auc_pr"] == {"metric": "auc_pr", "params": {}}
 
 
 @pytest.mark.parametrize(
@@ -126,8 +130,9 @@ def test_label_free_protocols():
     assert got["f1@test_ratio(r=30.0)"] == pytest.approx(2 * 2 / (3 + 2))
     assert got["precision@fixed(t=0.55)"] == pytest.approx(2 / 4)  # 0.9 0.8 0.6 0.7
     assert got["recall@fixed(t=0.85)"] == pytest.approx(1 / 2)
-    with pytest.raises(ValueError, match="needs the train scores"):
-        evaluate(y, s, ["f1@train_quantile"])
+    without = evaluate(y, s, ["f1@train_quantile", "auc_pr"])  # NaN and why; the rest computed
+    assert math.isnan(without["f1@train_quantile"]) and without["auc_pr"] > 0
+    assert "needs the train scores" in without.errors["f1@train_quantile"]
 
 
 def test_companions_report_at_the_f1_optimal_threshold():

@@ -66,21 +66,23 @@ def _settings(tmp_path, detector: str, params: dict) -> RunSettings:
     )
 
 
-def test_a_run_stores_channel_scores_and_leaves_the_metrics_out_without_channel_labels(
+def test_a_run_stores_channel_scores_and_gives_nan_with_the_reason_without_channel_labels(
     tmp_path,
 ):
     from tsadbench import store
 
     params = {"window": 16, "n_epochs": 1, "random_state": 0, "device": "cpu"}
     [record] = run(_settings(tmp_path, "ae", params), log=lambda _: None)
-    assert record["status"] == "ok"
-    arrays = store.read_scores(tmp_path, record["key"])
-    assert arrays["channels"].shape == (400, 3)  # stored beside the scores
-    # synthetic data has no channel labels: absent, not 0
-    assert "hitrate_p100" not in record["metrics"] and "auc_pr" in record["metrics"]
+    assert record.status == "ok"
+    arrays = store.read_scores(tmp_path, record.key)
+    assert arrays.channels.shape == (400, 3)  # stored beside the scores
+    # synthetic data has no channel labels: NaN with the reason, never 0
+    assert math.isnan(record.metrics["hitrate_p100"]) and record.metrics["auc_pr"] > 0
+    assert "the dataset has no channel labels" in record.metric_errors["hitrate_p100"]
     [plain] = run(_settings(tmp_path / "b", "pca", {}), log=lambda _: None)
-    assert "channels" not in store.read_scores(tmp_path / "b", plain["key"])
-    assert "ndcg_p100" not in plain["metrics"]
+    assert store.read_scores(tmp_path / "b", plain.key).channels is None
+    assert math.isnan(plain.metrics["ndcg_p100"])
+    assert "the detector gives no per-channel scores" in plain.metric_errors["ndcg_p100"]
 
 
 @pytest.mark.skipif(not os.environ.get("TSADBENCH_DATA"), reason="needs SMD: set TSADBENCH_DATA")
@@ -103,10 +105,10 @@ def test_oraclead_on_an_smd_machine_records_channel_scores_and_hit_rates(tmp_pat
         isolate=False,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
-    arrays = store.read_scores(tmp_path, record["key"])
-    assert arrays["channels"].shape == arrays["channel_labels"].shape == (3000, 38)
-    assert arrays["channel_labels"].any()  # the cut holds labelled anomalies
+    assert record.status == "ok", record.error
+    arrays = store.read_scores(tmp_path, record.key)
+    assert arrays.channels.shape == arrays.channel_labels.shape == (3000, 38)
+    assert arrays.channel_labels.any()  # the cut holds labelled anomalies
     for name in ("hitrate_p100", "hitrate_p150", "ndcg_p100"):
-        assert 0.0 <= record["metrics"][name] <= 1.0
-    assert record["metrics"]["hitrate_p150"] >= record["metrics"]["hitrate_p100"]
+        assert 0.0 <= record.metrics[name] <= 1.0
+    assert record.metrics["hitrate_p150"] >= record.metrics["hitrate_p100"]

@@ -254,9 +254,9 @@ def test_train_based_thresholds_give_nan_with_the_reason_never_a_number(tmp_path
         isolate=False,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
-    assert record["detector"]["comparable_scores"] is False
-    metrics, errors = record["metrics"], record["metric_errors"]
+    assert record.status == "ok", record.error
+    assert record.detector.comparable_scores is False
+    metrics, errors = record.metrics, record.metric_errors
     for name in ("f1@train_quantile", "f1@pot_train"):
         assert math.isnan(metrics[name]) and "comparable_scores=False" in errors[name]
     for name in ("auc_pr", "f1@oracle", "f1@test_ratio"):  # what reads the test scores only

@@ -193,15 +193,15 @@ def test_vanad_with_a_checkpoint_runs_and_records_its_hash(tmp_path):
         isolate=False,
     )
     [record] = run(settings, log=lambda _: None)
-    assert record["status"] == "ok", record.get("error")
-    assert record["detector"]["provenance"]["weights_sha256"] == sha
-    assert record["detector"]["faithful"] is True
-    assert not any("quirks=false" in d for d in record["detector"]["deviations"])
+    assert record.status == "ok", record.error
+    assert record.detector.provenance["weights_sha256"] == sha
+    assert record.detector.faithful is True
+    assert not any("quirks=false" in d for d in record.detector.deviations)
     settings.detector_params["quirks"] = False  # the clean variant says it is one
     [clean] = run(settings, log=lambda _: None)
-    assert clean["status"] == "ok", clean.get("error")
-    assert any("quirks=false" in d for d in clean["detector"]["deviations"])
-    assert clean["key"] != record["key"]
+    assert clean.status == "ok", clean.error
+    assert any("quirks=false" in d for d in clean.detector.deviations)
+    assert clean.key != record.key
 
 
 def test_vanad_scores_are_deterministic_and_cover_every_point(tmp_path):

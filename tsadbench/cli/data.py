@@ -20,7 +20,7 @@ _ROOT = typer.Option(
 
 
 def _root(data_root: Path | None) -> Path:
-    from tsadbench.runner import default_data_root
+    from tsadbench.settings import default_data_root
 
     return data_root or default_data_root()
 

@@ -108,24 +108,20 @@ def evaluate(
         if results_dir is not None:
             if labels or scores:
                 raise ValueError("Give either RESULTS_DIR or --labels/--scores, not both.")
-            from tsadbench.runner import evaluate_stored
+            from tsadbench.evaluation import evaluate_stored
 
             evaluate_stored(results_dir, names, log=lambda m: err.print(m, highlight=False))
             return
         if not (labels and scores):
             raise ValueError("Give RESULTS_DIR, or both --labels and --scores.")
-        from tsadbench.metrics import compute, parse_metric
+        from tsadbench.metrics import evaluate as compute_set
 
         y = load_vector(labels, "labels")
         s = load_vector(scores, "scores")
         train = load_vector(train_scores, "train scores") if train_scores else None
-        values = {}
-        for spec in (parse_metric(n) for n in names):
-            try:
-                values[spec.name] = compute(spec, y, s, train)
-            except ValueError as exc:
-                values[spec.name] = float("nan")
-                err.print(f"[yellow]{spec.name}:[/] {exc}", highlight=False, soft_wrap=True)
+        values = compute_set(y, s, names, train)
+        for name, reason in values.errors.items():
+            err.print(f"[yellow]{name}:[/] {reason}", highlight=False, soft_wrap=True)
     except ValueError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None

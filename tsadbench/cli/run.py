@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tsadbench.record import RunRecord
 
 
 def run(ctx: typer.Context) -> None:
@@ -82,7 +85,7 @@ def _registered_detectors() -> str:
     return ",".join(DETECTORS.list())
 
 
-def execute(cfg: Any) -> list[dict[str, Any]]:
+def execute(cfg: Any) -> list[RunRecord]:
     """Run the composed config; print the results table; exit 1 with a message on bad settings.
 
     In a ``-m`` sweep a job prints nothing (the sweep shows its progress): it logs to ``run.log``
@@ -94,7 +97,8 @@ def execute(cfg: Any) -> list[dict[str, Any]]:
     from hydra.types import RunMode
 
     from tsadbench.report import console, records_table
-    from tsadbench.runner import ConfigError, run, settings_from_config
+    from tsadbench.runner import ConfigError, run
+    from tsadbench.settings import settings_from_config
     from tsadbench.sweep import job_outcome, write_job_status
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

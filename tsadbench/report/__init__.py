@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from tsadbench.record import RunRecord
+
 KEYS = ["detector", "config", "dataset", "data"]
 
 
@@ -173,9 +175,10 @@ class PublishedCell:
         return text
 
 
-def paper_blocks(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``paper:`` blocks (``detector``, ``source``, ``scores``) a record's suite carried."""
-    given = (record.get("config") or {}).get("paper")
+def paper_blocks(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``paper:`` blocks (``detector``, ``source``, ``scores``) a run's config (its suite)
+    carried."""
+    given = (config or {}).get("paper")
     return [
         p
         for p in (given if isinstance(given, list) else [given])
@@ -195,8 +198,8 @@ def published_cells(runs: pd.DataFrame) -> list[PublishedCell]:
     papers: dict[str, dict[str, Any]] = {}
     carried: dict[str, set[str]] = {}  # record folder -> the papers its suite carried
     for folder in runs["folder"].unique():
-        record = store.read(Path(folder).parent, Path(folder).name) or {}
-        for paper in paper_blocks(record):
+        record = store.read(Path(folder).parent, Path(folder).name)
+        for paper in paper_blocks(record.config) if record is not None else []:
             # two suites may cite one source for different datasets (Orion's NASA and NAB)
             key = json.dumps(paper, sort_keys=True, default=str)
             papers[key] = paper
@@ -313,7 +316,7 @@ def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     cannot be pooled: its row has status ``error`` and says which."""
     import numpy as np
 
-    from tsadbench.metrics import compute, parse_metric
+    from tsadbench.metrics import evaluate, parse_metric
 
     specs = [parse_metric(m) for m in metrics]
     rows = []
@@ -331,15 +334,14 @@ def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
             continue
         group = group.sort_values("entity")  # entities in name order, as documented
         parts = [store.read_scores(Path(f).parent, Path(f).name) for f in group["folder"]]
-        arrays = {k: np.concatenate([p[k] for p in parts]) for k in ("labels", "test", "train")}
+        labels, test = (np.concatenate([getattr(p, k) for p in parts]) for k in ("labels", "test"))
+        trains = [p.train for p in parts if p.train is not None]
+        train = np.concatenate(trains) if len(trains) == len(parts) else None
+        values = evaluate(labels, test, specs, train)
         row["status"] = "ok"
-        for spec in specs:
-            try:
-                row[f"metric/{spec.name}"] = compute(
-                    spec, arrays["labels"], arrays["test"], arrays["train"]
-                )
-            except Exception:  # undefined on this data: NaN, as for a single run
-                row[f"metric/{spec.name}"] = math.nan
+        row.update({f"metric/{name}": value for name, value in values.items()})
+        if values.errors:  # undefined on the pooled data: NaN, and the reasons
+            row["error"] = "; ".join(f"{n}: {e}" for n, e in values.errors.items())
         rows.append(row)
     import pandas as pd
 
@@ -354,7 +356,8 @@ def add_random_runs(
     settings, the union of the metric sets), so that each threshold-dependent column can show
     what noise scores under its protocol. Returns the number of runs made; a dataset that cannot
     be loaded here is logged and skipped."""
-    from tsadbench.runner import ConfigError, RunSettings, default_data_root, run
+    from tsadbench.runner import run
+    from tsadbench.settings import ConfigError, RunSettings, default_data_root
 
     have = set(
         map(tuple, runs.loc[runs["detector"] == "random", ["dataset", "data", "seed"]].values)
@@ -365,13 +368,16 @@ def add_random_runs(
         dataset, data, seed = cast(tuple[str, str, int], key)
         if (dataset, data, seed) in have:
             continue
-        record = store.read(Path(group["folder"].iloc[0]).parent, group["key"].iloc[0]) or {}
-        config = record.get("config") or {}
+        record = store.read(Path(group["folder"].iloc[0]).parent, group["key"].iloc[0])
+        if record is None:
+            continue
+        config = record.config or {}
         settings = RunSettings(
             detector="random",
             detector_params={"random_state": int(seed)},
             dataset=str(dataset),
-            dataset_params=dict(record.get("dataset", {}).get("params", {})),
+            dataset_loader=record.dataset.loader,
+            dataset_params=dict(record.dataset.params),
             metrics=metric_names,
             seed=int(seed),
             results_dir=Path(results_dir),
@@ -522,7 +528,7 @@ def _label(column: str) -> str:
     return column.removeprefix("metric/")
 
 
-def records_table(records: Sequence[Mapping[str, Any]]) -> Table:
+def records_table(records: Sequence[RunRecord]) -> Table:
     """The records of one ``tsadbench run``: one row per metric, one column per entity (the
     mean and range over entities when there are more than four)."""
     rows = [store.flatten(r) for r in records]

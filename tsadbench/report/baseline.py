@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tsadbench import __version__, store
+from tsadbench.record import ALL_ENTITIES, RunRecord
 
 FORMAT = 2
 GATED = ("vus_pr", "vus_roc", "auc_pr", "auc_roc")  # threshold-free: the gate's metrics
@@ -44,21 +45,17 @@ RANDOM = "random"
 def cells(results_dir: str | Path, metrics: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """The cells of a results folder, keyed ``"<detector> / <dataset>"``; each ok cell has its
     ``scores`` and, where the folder holds ``random`` on the same dataset, its ``margin``."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, list[RunRecord]] = {}
     for record in store.iter_records(results_dir):
-        name = f"{record['detector']['name']} / {record['dataset']['name']}"
+        name = f"{record.detector.name} / {record.dataset.name}"
         grouped.setdefault(name, []).append(record)
     if not grouped:
         raise ValueError(f"No run records (record.json) found under {results_dir}.")
     out = {}
     for name, records in sorted(grouped.items()):
-        configs = {_config_hash(r) for r in records if r["dataset"].get("entity") != "*"}
+        configs = {_config_hash(r) for r in records if r.dataset.entity != ALL_ENTITIES}
         settings = {
-            (
-                store.config_id(r["detector"].get("params", {})),
-                store.run_key(r["dataset"].get("params", {})),
-            )
-            for r in records
+            (store.config_id(r.detector.params), store.run_key(r.dataset.params)) for r in records
         }
         if len(settings) > 1:
             raise ValueError(
@@ -66,21 +63,19 @@ def cells(results_dir: str | Path, metrics: list[str] | None = None) -> dict[str
                 "or dataset settings); a leaderboard cell needs exactly one. Use a fresh results "
                 "folder for the suite."
             )
-        statuses = sorted({str(r.get("status")) for r in records})
+        statuses = sorted({r.status for r in records})
         cell: dict[str, Any] = {
             "status": statuses[0] if len(statuses) == 1 else "mixed",
             "runs": len(records),
             "config": store.run_key({"runs": sorted(configs)}),
         }
         if cell["status"] != "ok":
-            reasons = sorted(
-                {str(r.get("error", "")).splitlines()[0] for r in records if r.get("error")}
-            )
+            reasons = sorted({r.error.splitlines()[0] for r in records if r.error})
             cell["reason"] = "; ".join(reasons)[:300]
         else:
-            names = metrics or sorted({m for r in records for m in r.get("metrics", {})})
+            names = metrics or sorted({m for r in records for m in r.metrics})
             cell["scores"] = {
-                m: _mean([r.get("metrics", {}).get(m, math.nan) for r in records]) for m in names
+                m: _mean([r.metrics.get(m, math.nan) for r in records]) for m in names
             }
         out[name] = cell
     for name, cell in out.items():
@@ -96,15 +91,15 @@ def _mean(values: list[float]) -> float:
     return math.fsum(clean) / len(clean) if clean else math.nan
 
 
-def _config_hash(record: dict[str, Any]) -> str:
-    ds = record.get("dataset", {})
+def _config_hash(record: RunRecord) -> str:
+    ds = record.dataset
     return store.run_key(
         {
-            "detector": record.get("detector", {}).get("params", {}),
-            "dataset": [ds.get("name"), ds.get("params"), ds.get("entity"), ds.get("checksum")],
-            "preprocessing": record.get("preprocessing", {}).get("scaler"),
-            "seed": record.get("seed"),
-            "threads": record.get("threads"),
+            "detector": record.detector.params,
+            "dataset": [ds.name, ds.params, ds.entity, ds.checksum],
+            "preprocessing": record.preprocessing.get("scaler"),
+            "seed": record.seed,
+            "threads": record.threads,
         }
     )
 

@@ -266,8 +266,8 @@ def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
                 if not (Path(r["folder"]) / store.SCORES).is_file():
                     continue  # a record kept without its scores (docs/reproductions/records)
                 scores = store.read_scores(Path(r["folder"]).parent, Path(r["folder"]).name)
-                labels = scores["labels"]
-                panels[str(r["label"])] = scores["test"]
+                labels = scores.labels
+                panels[str(r["label"])] = scores.test
             if labels is None:
                 continue
             picture = svg.panels(labels, panels, f"{dataset} / {entity} (seed {first['seed']})")
@@ -280,21 +280,23 @@ def _test_series(row: Any) -> np.ndarray | None:
     is not available here."""
     from tsadbench.data import load_dataset
     from tsadbench.data.scaling import fit_scaler
-    from tsadbench.runner import default_data_root
+    from tsadbench.settings import default_data_root
 
-    record = store.read(Path(row["folder"]).parent, Path(row["folder"]).name) or {}
-    config = record.get("config") or {}
-    ds = record.get("dataset", {})
+    record = store.read(Path(row["folder"]).parent, Path(row["folder"]).name)
+    if record is None:
+        return None
+    ds = record.dataset
     try:
-        root = config.get("data_root") or default_data_root()
-        params = dict(ds.get("params", {}), entities=[ds["entity"]])
+        root = (record.config or {}).get("data_root") or default_data_root()
+        loader = ds.loader or ds.name
         try:
-            dataset = load_dataset(ds.get("loader", ds["name"]), root, **params)
+            dataset = load_dataset(loader, root, **dict(ds.params, entities=[ds.entity]))
         except TypeError:  # a loader without entity selection: load them all
-            dataset = load_dataset(ds.get("loader", ds["name"]), root, **ds.get("params", {}))
-        entity = next(e for e in dataset.entities if e.name == ds["entity"])
-        scaler = record.get("preprocessing", {}).get("scaler", "none")
-        test: np.ndarray = fit_scaler(scaler, entity.train)(entity.test)
+            dataset = load_dataset(loader, root, **ds.params)
+        entity = next(e for e in dataset.entities if e.name == ds.entity)
+        scaler = record.preprocessing.get("scaler", "none")
+        fitted_on = entity.train if entity.scaler_train is None else entity.scaler_train
+        test: np.ndarray = fit_scaler(scaler, fitted_on)(entity.test)
         return test
     except Exception:  # the report goes on without the series
         return None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tsadbench import store
+from tsadbench.record import RunRecord
 from tsadbench.report import PublishedCell, load, paper_blocks, published_cells
 
 RECORDS = Path("docs/reproductions/records")
@@ -44,7 +45,7 @@ def suite_papers() -> dict[str, tuple[str, dict[str, Any]]]:
             continue
         raw = OmegaConf.to_container(OmegaConf.create(entry.read_text()))
         assert isinstance(raw, dict)
-        for block in paper_blocks({"config": raw}):
+        for block in paper_blocks({str(k): v for k, v in raw.items()}):
             key = json.dumps(block, sort_keys=True, default=str)
             found.setdefault(key, (entry.name.removesuffix(".yaml"), block))
     return found
@@ -57,7 +58,7 @@ def collect(results_dir: str | Path, records_dir: str | Path = RECORDS) -> list[
     copied = []
     for folder in store.record_folders(results_dir):
         record = store.read(folder.parent, folder.name)
-        if record is None or not paper_blocks(record):
+        if record is None or not paper_blocks(record.config):
             continue
         target = Path(records_dir) / folder.name
         target.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ def render(records_dir: str | Path = RECORDS, label: str | None = None) -> str:
     folders = store.record_folders(records_dir) if Path(records_dir).is_dir() else []
     runs = load(records_dir) if folders else pd.DataFrame()
     cells = published_cells(runs) if folders else []
-    records = {str(f): store.read(f.parent, f.name) or {} for f in folders}
+    records = {str(f): r for f in folders if (r := store.read(f.parent, f.name)) is not None}
     notes = _notes(Path(records_dir).parent / NOTES)
     shipped = suite_papers()
     by_block: dict[str, list[PublishedCell]] = {}
@@ -195,7 +196,7 @@ def _section(
     suite: str,
     block: dict[str, Any],
     cells: list[PublishedCell],
-    records: dict[str, dict[str, Any]],
+    records: dict[str, RunRecord],
     notes: dict[str, str],
 ) -> str:
     det = str(block["detector"])
@@ -212,7 +213,7 @@ def _section(
     for _, dataset, metric, value, ours, diff, setting, rnd in _with_missing(block, cells):
         cell = by_cell.get((dataset, metric, setting))
         mine = [] if cell is None else [records[f] for f in cell.runs["folder"]]
-        ok = sum(r.get("status") == "ok" for r in mine)
+        ok = sum(r.status == "ok" for r in mine)
         lines.append(
             f"| {dataset} | `{metric}` | {value:.3f} | {ours} | {diff} | {rnd} | {setting} | "
             f"{cell.n_seeds if cell else 0} | {ok} / {len(mine)} | {_dates(mine)} | "
@@ -220,9 +221,7 @@ def _section(
         )
     runs = [records[f] for c in cells for f in c.runs["folder"]]
     failed = {
-        (r.get("dataset", {}).get("name"), (str(r.get("error") or "").splitlines() or [""])[0])
-        for r in runs
-        if r.get("status") != "ok"
+        (r.dataset.name, (r.error or "").partition("\n")[0]) for r in runs if r.status != "ok"
     }
     if failed:
         lines.append("\nRuns that did not finish:")
@@ -231,18 +230,18 @@ def _section(
     if missing:
         lines.append("\nNot run here:")
         lines += [f"- {ds}: {notes.get(ds, 'no record yet')}" for ds in missing]
-    commands = _unique(r.get("command") for r in runs)
+    commands = _unique(r.command for r in runs)
     if not runs:
         lines.append("\nNo run of this table yet.")
     elif commands:
         lines.append("\nCommands of these runs:")
         lines += [f"- `{c}`" for c in commands]
-    if any(not r.get("command") for r in runs):
+    if any(not r.command for r in runs):
         lines.append("\n(Some records predate the command field; their settings are in the")
         lines.append("record's `config` and the `setting` column.)")
     lines += _threshold_free(det, block, records)
-    deviations = _unique(d for r in runs for d in r.get("detector", {}).get("deviations", []))
-    faithful = _unique(str(r.get("detector", {}).get("faithful")) for r in runs)
+    deviations = _unique(d for r in runs for d in r.detector.deviations)
+    faithful = _unique(str(r.detector.faithful) for r in runs)
     if runs:
         lines.append(f"\n`{det}` faithful: {', '.join(faithful)}. Registered deviations:")
         lines += [f"- {d}" for d in deviations] or ["- none"]
@@ -252,32 +251,22 @@ def _section(
 THRESHOLD_FREE = ("vus_pr", "vus_roc", "auc_pr", "auc_roc")
 
 
-def _threshold_free(
-    det: str, block: dict[str, Any], records: dict[str, dict[str, Any]]
-) -> list[str]:
+def _threshold_free(det: str, block: dict[str, Any], records: dict[str, RunRecord]) -> list[str]:
     """The threshold-free metrics of the same runs beside random's (mean over the finished
     runs of the table's suite), where the records hold them: what a published F1 rests on."""
     key = json.dumps(block, sort_keys=True, default=str)
     carried = [
         r
         for r in records.values()
-        if r.get("status") == "ok"
-        and key in {json.dumps(b, sort_keys=True, default=str) for b in paper_blocks(r)}
+        if r.status == "ok"
+        and key in {json.dumps(b, sort_keys=True, default=str) for b in paper_blocks(r.config)}
     ]
     rows = []
     for dataset in sorted(block["scores"]):
         means = {}
         for who in (det, "random"):
-            mine = [
-                r
-                for r in carried
-                if r.get("detector", {}).get("name") == who
-                and r.get("dataset", {}).get("name") == dataset
-            ]
-            values = [
-                [float((r.get("metrics") or {}).get(m, math.nan)) for m in THRESHOLD_FREE]
-                for r in mine
-            ]
+            mine = [r for r in carried if r.detector.name == who and r.dataset.name == dataset]
+            values = [[float(r.metrics.get(m, math.nan)) for m in THRESHOLD_FREE] for r in mine]
             means[who] = [
                 sum(v[i] for v in values) / len(values) if values else math.nan
                 for i in range(len(THRESHOLD_FREE))
@@ -314,23 +303,21 @@ def _unique(values: Iterable[Any]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in values if v))
 
 
-def _dates(records: Sequence[dict[str, Any]]) -> str:
-    days = sorted({str(r.get("started", ""))[:10] for r in records if r.get("started")})
+def _dates(records: Sequence[RunRecord]) -> str:
+    days = sorted({r.started[:10] for r in records if r.started})
     return "–" if not days else days[0] if len(days) == 1 else f"{days[0]} – {days[-1]}"
 
 
-def _machines(records: Sequence[dict[str, Any]]) -> str:
+def _machines(records: Sequence[RunRecord]) -> str:
     def one(env: dict[str, Any]) -> str:
         text = f"{env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores"
         return text + (f", {env['gpu']}" if env.get("gpu") else ", no GPU")
 
-    return "; ".join(_unique(one(r.get("environment") or {}) for r in records)) or "–"
+    return "; ".join(_unique(one(r.environment) for r in records)) or "–"
 
 
-def _commits(records: Sequence[dict[str, Any]]) -> str:
-    commits = _unique(
-        str((r.get("environment") or {}).get("git_commit") or "")[:7] for r in records
-    )
+def _commits(records: Sequence[RunRecord]) -> str:
+    commits = _unique(str(r.environment.get("git_commit") or "")[:7] for r in records)
     return ", ".join(commits) or "–"
 
 

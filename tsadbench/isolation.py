@@ -1,0 +1,259 @@
+"""A run's fit and score, measured, in this process or in a child process of its own.
+
+:func:`fit_score` creates, fits and scores one detector and measures it (time per phase, peak
+memory, size). :func:`fit_score_isolated` runs it in a fresh Python process: its peak memory is
+its own, a run past ``timeout_s`` is stopped, a crash cannot take the sweep down, and the child
+dies with its parent. Isolation, not scheduling: launchers decide what runs where.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tsadbench.registry import DETECTORS
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+class RunTimeout(RuntimeError):
+    """A run went past its ``timeout_s`` and was stopped."""
+
+
+class ChildError(RuntimeError):
+    """The run raised in its child process; the child's traceback travels with it."""
+
+    def __init__(self, message: str, child_traceback: str) -> None:
+        super().__init__(message)
+        self.child_traceback = child_traceback
+
+
+@dataclass
+class FitScore:
+    """What :func:`fit_score` gives back: the scores and what the run cost."""
+
+    test: NDArray[np.float64]
+    train: NDArray[np.float64]
+    channels: NDArray[np.float32] | None
+    train_energies: NDArray[np.float32] | None
+    time: dict[str, float]
+    memory: dict[str, float]
+    n_parameters: int | None
+    provenance: dict[str, Any]
+    gpu: str | None = None
+    # the libraries the run loaded (torch is loaded in the child, not in the parent)
+    versions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One detector's fit and score: what :func:`fit_score` takes (and a child unpickles)."""
+
+    name: str
+    params: dict[str, Any]
+    train: NDArray[np.float32]
+    test: NDArray[np.float32]
+    energies: bool = False  # also the detector's window energies on train
+    threads: int | None = None  # torch's thread count for the run; None: torch's own
+    segments: list[int] | None = None  # where the series of a concatenated train split begin
+
+
+def fit_score(job: Job) -> FitScore:
+    """Create, fit and score one detector; time per phase, peak memory (and peak CUDA memory
+    when the detector used a GPU), size and the GPU's model. The detector's window energies on
+    train (float32) when ``job.energies`` and it has ``window_energies``. Torch's thread count
+    is set for the run and restored after it."""
+    det = DETECTORS.create(job.name, **job.params)
+    torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
+    if torch is None or job.threads is None:
+        return _fit_score(det, job)
+    before = torch.get_num_threads()
+    torch.set_num_threads(job.threads)
+    try:
+        return _fit_score(det, job)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit_score(det: Any, job: Job) -> FitScore:
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.reset_peak_memory_stats()
+    with peak_rss() as mem:
+        t0 = time.perf_counter()
+        det.fit(job.train) if job.segments is None else det.fit(job.train, segments=job.segments)
+        t1 = time.perf_counter()
+        channels = None
+        if det.tags.root_cause:  # per-channel scores too (root cause), in score_s
+            test_scores, channels = det.score_with_channels(job.test)
+            channels = channels.astype(np.float32)
+        else:
+            test_scores = det.score(job.test)
+        t2 = time.perf_counter()
+        train_scores = det.score(job.train)  # for the label-free threshold protocols
+        train_energies = None
+        if job.energies and callable(getattr(det, "window_energies", None)):
+            train_energies = det.window_energies(job.train).astype(np.float32)
+        t3 = time.perf_counter()
+    gpu = None
+    if cuda is not None and cuda.max_memory_allocated() > 0:  # the run used the GPU
+        mem["peak_cuda_mb"] = round(cuda.max_memory_allocated() / 2**20, 1)
+        gpu = cuda.get_device_name()
+    return FitScore(
+        test=test_scores,
+        train=train_scores,
+        channels=channels,
+        train_energies=train_energies,
+        time={"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
+        memory=mem,
+        n_parameters=det.n_parameters(),
+        provenance=det.provenance(),
+        gpu=gpu,
+        versions={
+            m: getattr(sys.modules[m], "__version__", None)
+            for m in ("torch", "sklearn", "timm")
+            if m in sys.modules
+        },
+    )
+
+
+def _cuda() -> Any:
+    """``torch.cuda`` when the detector's module brought torch in and a GPU is there, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
+
+
+@contextmanager
+def peak_rss(interval: float = 0.02) -> Iterator[dict[str, float]]:
+    """Sample this process's resident memory while the block runs; yields {'peak_rss_mb': ...}.
+
+    The figure is the process's peak RSS during the block (it includes what the process held
+    before it, e.g. the interpreter and the data), sampled every ``interval`` seconds.
+    """
+    out = {"peak_rss_mb": _rss_bytes() / 2**20}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval):
+            out["peak_rss_mb"] = max(out["peak_rss_mb"], _rss_bytes() / 2**20)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["peak_rss_mb"] = round(max(out["peak_rss_mb"], _rss_bytes() / 2**20), 1)
+
+
+def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
+    """:func:`fit_score` in a fresh Python process (raises :class:`RunTimeout` past
+    ``timeout_s``, :class:`ChildError` with the child's traceback when the run raised).
+
+    A plain subprocess (``python -m tsadbench.isolation``), not ``multiprocessing``: it works the
+    same inside any launcher's worker (loky, submitit, daemonic pools). The job and its result
+    travel as pickle files in a private temporary folder.
+    """
+    import pickle
+    import signal
+    import tempfile
+
+    env = dict(os.environ)
+    if job.threads is not None:  # read by torch and the BLAS libraries when they load
+        env.update(dict.fromkeys(THREAD_VARS, str(job.threads)))
+    with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
+        job_file, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
+        job_file.write_bytes(pickle.dumps(job, protocol=5))
+        cmd = [sys.executable, "-m", __name__, str(job_file), str(out), str(os.getpid())]
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise RunTimeout(
+                f"the run took longer than timeout_s={timeout_s} s and was stopped"
+            ) from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if not out.is_file():
+            code = proc.returncode
+            if code == -signal.SIGINT:  # Ctrl-C reached the run: stop, record nothing
+                raise KeyboardInterrupt
+            how = (
+                f"was killed by signal {signal.Signals(-code).name}"
+                if code < 0
+                else f"exited with code {code}"
+            )
+            raise RuntimeError(
+                f"the run's process {how} without a result"
+                + ("; out of memory?" if code == -signal.SIGKILL else "")
+            )
+        status, *payload = pickle.loads(out.read_bytes())
+    if status == "error":
+        raise ChildError(payload[0], payload[1])
+    result: FitScore = payload[0]
+    return result
+
+
+def _child_main(job: str, out: str, parent: int) -> None:
+    """The isolated process: run ``fit_score`` on the pickled job, write the pickled result."""
+    import pickle
+
+    _die_with_parent(parent)
+    try:
+        result: tuple[Any, ...] = ("ok", fit_score(pickle.loads(Path(job).read_bytes())))
+    except (Exception, SystemExit) as exc:  # not KeyboardInterrupt: Ctrl-C ends with no result
+        result = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    tmp = Path(out).with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=5))
+    os.replace(tmp, out)
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, ask for SIGKILL when the parent dies (a killed sweep leaves no orphan run)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+if __name__ == "__main__":  # the isolated process of ``fit_score_isolated``
+    # through the module's imported name, so that what it pickles is
+    # ``tsadbench.isolation.FitScore``, which the parent can load, not ``__main__.FitScore``
+    from tsadbench.isolation import _child_main as main
+
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -1,0 +1,173 @@
+"""The settings of one ``tsadbench run``: read from the composed Hydra config
+(:func:`settings_from_config`) and checked once, before any data is loaded (:func:`prepare`).
+A bad setting raises :class:`ConfigError` naming it, what was expected and what was found; such
+a run writes no record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsadbench.checks import is_int, is_number
+
+if TYPE_CHECKING:
+    from tsadbench.metrics import MetricSpec
+
+
+class ConfigError(ValueError):
+    """A run cannot start: bad settings, unknown names, unavailable detector. No record written."""
+
+
+class Unavailable(ConfigError):
+    """The detector cannot run on this machine (missing weights, no GPU, ...). A single run
+    fails with the reason; in a sweep (``record_skips``) the job is recorded as skipped."""
+
+
+@dataclass
+class RunSettings:
+    """The resolved settings of one ``tsadbench run`` (from the Hydra config, or built by hand
+    in the library: ``RunSettings(detector="pca", dataset="synthetic", ...)``)."""
+
+    detector: str
+    detector_params: dict[str, Any]
+    dataset: str
+    dataset_params: dict[str, Any]
+    metrics: list[str]
+    seed: int
+    results_dir: Path
+    data_root: Path
+    scaler: str = "auto"
+    force: bool = False
+    isolate: bool = True
+    timeout_s: float | None = None
+    threads: int | None = None  # torch threads of each run's fit and score (None: torch's own)
+    config: dict[str, Any] | None = None  # the full resolved config, kept in every record
+    record_skips: bool = False  # an unavailable detector gives a `skipped` record (sweeps)
+    # the registered loader when the dataset config names its data with a ``label`` (e.g. the
+    # NAB family ``nab_art`` loaded by ``nab``); ``dataset`` is then the label
+    dataset_loader: str | None = None
+    # the job's command line (``tsadbench run`` and its overrides), kept in every record
+    command: str | None = None
+    # why a run is a reduced version of a paper's setting; marked wherever its numbers appear
+    reduced: str | None = None
+
+
+def default_data_root() -> Path:
+    """``$TSADBENCH_DATA``, else the user cache directory (``$XDG_CACHE_HOME/tsadbench/data``)."""
+    from tsadbench.fetch import cache_dir
+
+    env = os.environ.get("TSADBENCH_DATA")
+    return Path(env) if env else cache_dir() / "data"
+
+
+def settings_from_config(cfg: Any) -> RunSettings:
+    """Turn the composed config (an OmegaConf DictConfig) into checked ``RunSettings``."""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(c, dict)
+    det = dict(c["detector"])
+    det.pop("_target_", None)
+    ds = dict(c["dataset"])
+    ds.pop("_target_", None)
+    if "name" not in det or "name" not in ds:
+        raise ConfigError("The detector and dataset configs must each have a 'name' key.")
+    metrics = c.get("metrics", {}).get("names")
+    if not metrics:
+        raise ConfigError("The metric set is empty: set metrics.names to a list of metric names.")
+    seed = c.get("seed")
+    if not is_int(seed) or seed < 0:
+        raise ConfigError(f"The 'seed' setting must be an int >= 0. Got {seed!r} instead.")
+    loader = ds.pop("name")
+    label = ds.pop("label", None)
+    if label is not None and (not isinstance(label, str) or not label):
+        raise ConfigError(f"The 'dataset.label' setting must be a non-empty string. Got {label!r}.")
+    reduced = c.get("reduced")
+    return RunSettings(
+        detector=det.pop("name"),
+        detector_params=det,
+        dataset=label or loader,
+        dataset_loader=loader if label else None,
+        dataset_params=ds,
+        metrics=list(metrics),
+        seed=int(seed),
+        results_dir=Path(c["results_dir"]),
+        data_root=Path(c["data_root"]) if c.get("data_root") else default_data_root(),
+        scaler=str(c.get("scaler", "auto")),
+        force=bool(c.get("force", False)),
+        isolate=bool(c.get("isolate", True)),
+        timeout_s=_timeout(c.get("timeout_s")),
+        threads=_threads(c.get("threads", "auto"), c.get("n_jobs", 1)),
+        config={str(k): v for k, v in c.items() if k != "hydra"},
+        reduced=None if reduced is None else str(reduced),
+    )
+
+
+def _threads(threads: Any, n_jobs: Any) -> int | None:
+    """Torch threads per run: ``auto`` shares the cores among the ``n_jobs`` jobs of a sweep, so
+    that parallel jobs do not oversubscribe the CPU (and time each other's contention)."""
+    if threads == "auto":
+        cores = os.cpu_count() or 1
+        if is_int(n_jobs) and n_jobs != 0:
+            return 1 if n_jobs < 0 else max(1, cores // int(n_jobs))
+        raise ConfigError(f"The 'n_jobs' setting must be an int (-1: all cores). Got {n_jobs!r}.")
+    if threads is None or (is_int(threads) and threads > 0):
+        return None if threads is None else int(threads)
+    raise ConfigError(f"The 'threads' setting must be 'auto', null or an int > 0. Got {threads!r}.")
+
+
+def _timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if not is_number(value) or value <= 0:
+        raise ConfigError(
+            f"The 'timeout_s' setting must be a number of seconds > 0 or null. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+@dataclass
+class Prepared:
+    """What ``prepare`` checked: the detector's class and registry entry, the scaler, the
+    resolved metric set."""
+
+    cls: Any
+    meta: dict[str, Any]
+    scaler: str
+    specs: list[MetricSpec]
+
+
+def prepare(s: RunSettings) -> Prepared:
+    """Check everything that needs no data (raises ``ConfigError``, or ``Unavailable`` when the
+    detector cannot run on this machine)."""
+    from tsadbench.data.scaling import SCALERS
+    from tsadbench.metrics import parse_metric
+    from tsadbench.registry import DETECTORS
+
+    try:
+        entry = DETECTORS.entry(s.detector)
+        unknown = sorted(set(s.detector_params) - set(entry.obj._param_names()))
+        if unknown:
+            raise ValueError(
+                f"The detector {s.detector!r} ({entry.obj.__name__}) has no parameter(s) "
+                f"{', '.join(map(repr, unknown))}; its parameters are "
+                f"{', '.join(entry.obj._param_names())}."
+            )
+        # rejects unknown parameters (TypeError) and invalid values (ValueError)
+        det = DETECTORS.create(s.detector, **s.detector_params)
+        det.check_params()
+        specs = [parse_metric(name) for name in s.metrics]
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
+    reason = det.check_available()
+    if reason:
+        raise Unavailable(f"The detector {s.detector!r} cannot run here: {reason}")
+    scaler = entry.obj.tags.scaler if s.scaler == "auto" else s.scaler
+    if scaler not in SCALERS:
+        raise ConfigError(
+            f"The 'scaler' setting must be 'auto' or one of {SCALERS}. Got {s.scaler!r} instead."
+        )
+    return Prepared(entry.obj, dict(entry.meta), scaler, specs)
