@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tsadbench.cli.console import fail
+
 app = typer.Typer(
     help="Datasets under the data root: list them, describe one.", no_args_is_help=True
 )
@@ -62,9 +64,9 @@ def list_(data_root: Annotated[Path | None, _ROOT] = None) -> None:
     """Every dataset: present or not under the data root, and how complete."""
     from rich.table import Table
 
+    from tsadbench.cli.console import console
     from tsadbench.data import load_dataset
     from tsadbench.registry import DATASETS
-    from tsadbench.report import console
 
     root = _root(data_root)
     table = Table("dataset", "status", "entities", "description", title=f"datasets in {root}")
@@ -91,14 +93,13 @@ def info(
     """Entities, channels, lengths, anomaly ratio and segments, constant channels, NaNs."""
     from rich.table import Table
 
+    from tsadbench.cli.console import console
     from tsadbench.data import load_dataset
-    from tsadbench.report import console
 
     try:
         ds = load_dataset(name, _root(data_root))
     except (FileNotFoundError, ValueError) as exc:
-        console(stderr=True).print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
     rows = describe(ds)
     total = {
         "entities": len(rows),
@@ -154,10 +155,10 @@ def download(
     ] = None,
 ) -> None:
     """Fetch a dataset's files from upstream into the data root, verified and resumable."""
+    from tsadbench.cli.console import console
     from tsadbench.data import sources
     from tsadbench.fetch import download as fetch
     from tsadbench.fetch import sha256_of
-    from tsadbench.report import console
 
     err = console(stderr=True)
     if name.removesuffix("_concat") in ("msl", "smap"):
@@ -174,8 +175,7 @@ def download(
                 ),
             )
         except (OSError, ValueError) as exc:
-            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            fail(str(exc))
         err.print(f"{len(written)} files of MSL and SMAP in {_root(data_root)}", highlight=False)
         return
     archive_name = {"tsbad": "tsbad_u"}.get(name, name)
@@ -183,8 +183,7 @@ def download(
         try:
             written = sources.download_archive(_root(data_root), archive_name, base_url)
         except (OSError, ValueError) as exc:
-            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            fail(str(exc))
         err.print(
             f"{len(written)} files of {name} in {written[0].parent} (checksums recorded, "
             f"unverified)",
@@ -194,8 +193,7 @@ def download(
     try:
         wanted = sources.files_of(name)
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
     src = sources.SOURCES[name]
     folder = _root(data_root) / src.folder
     base = (base_url or src.base_url).rstrip("/") + "/"
@@ -222,9 +220,9 @@ def verify(
     data_root: Annotated[Path | None, _ROOT] = None,
 ) -> None:
     """Re-check the sha256 of a dataset's files on disk: ok, MISMATCH, missing, unverified."""
+    from tsadbench.cli.console import console
     from tsadbench.data import sources
     from tsadbench.fetch import sha256_of
-    from tsadbench.report import console
 
     folders = {
         "msl": "MSL",

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tsadbench.cli.console import fail
+
 _METRIC = typer.Option(
     "--metric",
     "-m",
@@ -100,7 +102,7 @@ def evaluate(
     """
     import json
 
-    from tsadbench.report import console
+    from tsadbench.cli.console import console
 
     err = console(stderr=True)
     try:
@@ -123,8 +125,7 @@ def evaluate(
         for name, reason in values.errors.items():
             err.print(f"[yellow]{name}:[/] {reason}", highlight=False, soft_wrap=True)
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
     if as_json:  # JSON has no NaN: an undefined metric is null (its reason is on stderr)
         typer.echo(json.dumps({k: None if v != v else v for k, v in values.items()}, indent=2))
         return

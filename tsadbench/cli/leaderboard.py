@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tsadbench.cli.console import fail
+
 app = typer.Typer(
     help="The CI regression leaderboard: write a baseline from a results folder, or check a "
     "results folder against it.",
@@ -52,7 +54,7 @@ def update(
     config hash, the gate's per-metric tolerances with how they were measured, and the
     tsadbench version. Refuses (writing nothing) when a cell does not beat random by the
     margin and is not a known exception."""
-    from tsadbench.report import console
+    from tsadbench.cli.console import console
     from tsadbench.report.baseline import update as write
 
     err = console(stderr=True)
@@ -75,8 +77,7 @@ def update(
             min_margin=min_margin,
         )
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
     cells = data["cells"]
     ok = sum(c["status"] == "ok" for c in cells.values())
     tolerance = ", ".join(f"{m} {t:.2g}" for m, t in data["gate"]["tolerance"].items())
@@ -113,15 +114,14 @@ def check(results_dir: Results, baseline: Baseline = Path("leaderboard/baseline.
     in both directions, every cell still beats random by the margin, and no cell is missing,
     new or made with another configuration; else exit 1 with tables of what differs. Every
     cell's margin over random is shown; F1-type scores that moved are shown, not gated."""
-    from tsadbench.report import console
+    from tsadbench.cli.console import console
     from tsadbench.report.baseline import check as compare
 
-    out, err = console(), console(stderr=True)
+    out = console()
     try:
         result = compare(results_dir, baseline)
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
 
     if result.margins:
         out.print(_table("Margin over random (vus_pr) per cell", result.margins))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from tsadbench.report import console
+from tsadbench.cli.console import console
 
 app = typer.Typer(help="List registered detectors, datasets or metrics.", no_args_is_help=True)
 

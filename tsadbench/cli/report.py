@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from tsadbench.cli.console import fail
+
 
 def report(
     results_dir: Annotated[
@@ -68,12 +70,12 @@ def report(
     metric (default vus_pr). The HTML adds average ranks, a Friedman test with a
     critical-difference diagram, the seed spread, per-entity tables, plots, runtime and memory.
     """
-    from tsadbench.report import build, console, leaderboard_table
+    from tsadbench.cli.console import console
+    from tsadbench.report import build, leaderboard_table
 
     err = console(stderr=True)
     if not results_dir.is_dir():
-        err.print(f"[bold red]Error:[/] the results directory {results_dir} does not exist.")
-        raise typer.Exit(code=1)
+        fail(f"the results directory {results_dir} does not exist.")
     try:
         result = build(
             results_dir,
@@ -85,7 +87,6 @@ def report(
             plot_entities=plot_entity or (),
         )
     except ValueError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        fail(str(exc))
     console().print(leaderboard_table(result.board))
     err.print(f"wrote {result.markdown}, {result.csv} and {result.html}", highlight=False)

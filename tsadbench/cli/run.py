@@ -96,7 +96,8 @@ def execute(cfg: Any) -> list[RunRecord]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from tsadbench.report import console, records_table
+    from tsadbench.cli.console import console
+    from tsadbench.report import records_table
     from tsadbench.runner import ConfigError, run
     from tsadbench.settings import settings_from_config
     from tsadbench.sweep import job_outcome, write_job_status

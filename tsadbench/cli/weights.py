@@ -32,9 +32,9 @@ def download(
     sha256. TSADBENCH_OFFLINE=1 forbids the network."""
     import sys
 
+    from tsadbench.cli.console import console
     from tsadbench.fetch import download as fetch
     from tsadbench.fetch import sha256_of
-    from tsadbench.report import console
 
     err = console(stderr=True)
     if name not in WEIGHTS:

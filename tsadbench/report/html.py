@@ -16,12 +16,13 @@ import numpy as np
 
 from tsadbench import __version__, store
 from tsadbench.report import svg
+from tsadbench.report.render import NOTE, PUBLISHED_HEADER, aggregation_note
 from tsadbench.report.stats import cliques, friedman, ranks
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tsadbench.report import Leaderboard
+    from tsadbench.report.aggregate import Leaderboard
 
 CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -92,8 +93,6 @@ def render(
     """The page. ``runs``: one row per record; ``table``: what the leaderboard aggregated (the
     runs, or their pooled rows); ``metrics[0]`` ranks; ``plot_entities``: the entities to plot
     (default: the first two of each dataset)."""
-    from tsadbench.report import NOTE, PUBLISHED_HEADER, aggregation_note
-
     metric = metrics[0]
     col = f"metric/{metric}"
     runs = runs.assign(label=detector_labels(runs))

@@ -1,0 +1,168 @@
+"""Reports, third layer: the aggregated numbers as Markdown and as rich terminal tables (the
+HTML page: ``report/html.py``; CSV: the runs frame as it is). Every output renders the same
+numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tsadbench import store
+from tsadbench.report.aggregate import Leaderboard, leaderboard, published_cells
+from tsadbench.report.load import KEYS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from tsadbench.record import RunRecord
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def leaderboard_markdown(runs: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """``leaderboard`` as Markdown: the table, then the runs that did not finish."""
+    board = leaderboard(runs, metrics)
+    lines = ["| " + " | ".join(board.header) + " |", "|" + "---|" * len(board.header)]
+    lines += ["| " + " | ".join(row) + " |" for row in board.rows]
+    out = "\n".join(lines) + "\n"
+    if board.failed:
+        out += "\n## Runs that did not finish (not averaged)\n\n"
+        out += (
+            "| detector | dataset | entity | seed | status | reason |\n|---|---|---|---|---|---|\n"
+        )
+        for row in board.failed:
+            out += "| " + " | ".join(cell.replace("|", "/") for cell in row) + " |\n"
+    return out
+
+
+def published(runs: pd.DataFrame) -> list[list[str]]:
+    """``published_cells`` as the report's rows: "detector, dataset, metric, published, ours,
+    ours − published, source"."""
+    import numpy as np
+
+    rows = []
+    for c in published_cells(runs):
+        if np.isnan(c.mean):
+            ours, diff = "– (no finished run)", "–"
+        else:
+            ours = f"{c.mean:.3f}" + ("" if np.isnan(c.std) else f" ± {c.std:.3f}")
+            if c.reduced:
+                ours += f" (reduced: {c.reduced})"
+            diff = f"{c.mean - c.value:+.3f}"
+        rows.append([c.detector, c.dataset, c.metric, f"{c.value:.3f}", ours, diff, c.source])
+    return rows
+
+
+PUBLISHED_HEADER = [
+    "detector", "dataset", "metric", "published", "ours", "ours − published", "source",
+]  # fmt: skip
+
+
+def aggregation_note(aggregate: str, ranked_by: str) -> str:
+    how = (
+        "Each metric is computed on the concatenation of a dataset's entities (pooled) within "
+        "a seed"
+        if aggregate == "pooled"
+        else "Each metric is averaged over the entities of a dataset within a seed"
+    )
+    return (
+        f"**Aggregation over entities: {aggregate}.** {how}, then shown as mean ± std over "
+        f"seeds (runs with status ok only; the others are listed below the table). Ranked by "
+        f"`{ranked_by}`; best mean per dataset in bold."
+    )
+
+
+NOTE = (
+    "`config` identifies the detector's hyper-parameters and `data` the dataset's settings: runs "
+    "that differ in either are never averaged together. `@oracle`: threshold chosen on the test "
+    "labels (an upper bound, not a deployable score); the `(random)` column beside each "
+    "threshold-dependent metric is the `random` detector on the same data and protocol (– when "
+    "no random run exists).\n\n"
+)
+
+
+def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        left = c in (*KEYS, "entity", "status", "")
+        # the group prefix is implied on screen: "metric/auc_pr" shows as "auc_pr"
+        table.add_column(c.split("/", 1)[-1], justify="left" if left else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row))
+    return table
+
+
+def leaderboard_table(board: Leaderboard) -> Table:
+    """The leaderboard for the terminal (the best per dataset in bold, failed runs counted)."""
+    from rich.table import Table
+
+    title = "tsadbench leaderboard" + (
+        f" ({len(board.failed)} runs did not finish: see leaderboard.md)" if board.failed else ""
+    )
+    table = Table(title=title)
+    for h in board.header:
+        left = h in (*KEYS, "seeds", "ok / runs")
+        style = "dim" if h.endswith("(random)") else None
+        table.add_column(h, justify="left" if left else "right", style=style, overflow="fold")
+    for row in board.rows:
+        table.add_row(*(f"[bold]{c.strip('*')}[/]" if c.startswith("**") else c for c in row))
+    return table
+
+
+def _label(column: str) -> str:
+    return column.removeprefix("metric/")
+
+
+def records_table(records: Sequence[RunRecord]) -> Table:
+    """The records of one ``tsadbench run``: one row per metric, one column per entity (the
+    mean and range over entities when there are more than four)."""
+    rows = [store.flatten(r) for r in records]
+    first = rows[0] if rows else {}
+    title = f"{first.get('detector')} on {first.get('dataset')} (seed {first.get('seed')})"
+    values = [
+        c for c in dict.fromkeys(k for r in rows for k in r) if c.startswith(("metric/", "time/"))
+    ]
+    if len(rows) <= 4:
+        columns = ["", *(str(r["entity"]) for r in rows)]
+        body = [["status", *(r["status"] for r in rows)]]
+        body += [[_label(c), *(r.get(c, math.nan) for r in rows)] for c in values]
+    else:
+        import numpy as np
+
+        ok = sum(r["status"] == "ok" for r in rows)
+        columns = ["", f"mean of {len(rows)} entities", "min", "max"]
+        body = [["status", f"{ok} ok, {len(rows) - ok} not", "", ""]]
+        for c in values:
+            v = np.array([r.get(c, math.nan) for r in rows], dtype=float)
+            body.append(
+                [
+                    _label(c),
+                    *(
+                        float(f(v)) if np.isfinite(v).any() else math.nan
+                        for f in (np.nanmean, np.nanmin, np.nanmax)
+                    ),
+                ]
+            )
+    return _rich(columns, body, title)
+
+
+def markdown(
+    table: pd.DataFrame, metrics: Sequence[str], aggregate: str, paper_rows: Sequence[Sequence[str]]
+) -> str:
+    """``leaderboard.md``: how the numbers were aggregated, the leaderboard of ``table`` ranked
+    by ``metrics[0]``, and the published scores beside ours."""
+    text = "# tsadbench leaderboard\n\n" + aggregation_note(aggregate, metrics[0]) + "\n\n"
+    text += NOTE + leaderboard_markdown(table, metrics)
+    if paper_rows:
+        text += "\n## Published versus ours\n\n| " + " | ".join(PUBLISHED_HEADER) + " |\n"
+        text += "|" + "---|" * len(PUBLISHED_HEADER) + "\n"
+        text += "".join("| " + " | ".join(r) + " |\n" for r in paper_rows)
+    return text
