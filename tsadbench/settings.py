@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from tsadbench.checks import is_int, is_number
 
@@ -52,6 +52,39 @@ class RunSettings:
     command: str | None = None
     # why a run is a reduced version of a paper's setting; marked wherever its numbers appear
     reduced: str | None = None
+
+
+@dataclass
+class RunConfig:
+    """The schema of ``conf/config.yaml``'s top level, registered in Hydra's ConfigStore as
+    ``tsadbench_schema`` (the first entry of its defaults list): Hydra converts and type-checks
+    each setting as it composes (``force=no`` is false, ``seed=abc`` is refused with the key
+    named); :func:`settings_from_config` then checks the ranges. ``detector``, ``dataset`` and
+    ``metrics`` are their config groups; ``paper`` is what a reproduction suite publishes."""
+
+    detector: Any = None
+    dataset: Any = None
+    metrics: Any = None
+    seed: int = 0
+    results_dir: str = "results"
+    data_root: Optional[str] = None  # noqa: UP045 (OmegaConf reads typing's Optional)
+    device: str = "auto"
+    scaler: str = "auto"
+    force: bool = False
+    isolate: bool = True
+    timeout_s: Optional[float] = None  # noqa: UP045
+    n_jobs: int = 1
+    threads: Any = "auto"  # auto | null | an int > 0
+    reduced: Optional[str] = None  # noqa: UP045
+    suite: Optional[str] = None  # noqa: UP045
+    paper: Any = None
+
+
+def register_schema() -> None:
+    """Put :class:`RunConfig` into Hydra's ConfigStore (``tsadbench.conf`` does it on import)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="tsadbench_schema", node=RunConfig)
 
 
 def default_data_root() -> Path:

@@ -32,6 +32,26 @@ def composed(*overrides: str) -> Iterator[object]:
         yield compose(config_name="config", overrides=list(overrides))
 
 
+def test_top_level_settings_are_typed_by_the_schema():
+    """``tsadbench.settings.RunConfig`` types the top level: ``force=no`` is false (not the
+    truthy string it was), a seed that is no int is refused naming the key."""
+    from hydra.errors import ConfigCompositionException
+
+    from tsadbench.settings import settings_from_config
+
+    with composed("force=no", "isolate=off", "timeout_s=5", "results_dir=/tmp/x") as cfg:
+        assert cfg.force is False and cfg.isolate is False and cfg.timeout_s == 5.0
+        s = settings_from_config(cfg)
+    assert (s.force, s.isolate, s.timeout_s) == (False, False, 5.0)
+    with pytest.raises(ConfigCompositionException) as err:
+        with composed("seed=abc"):
+            pass
+    assert "full_key: seed" in str(err.value.__cause__)
+    with pytest.raises(ConfigCompositionException):
+        with composed("force=maybe"):
+            pass
+
+
 def test_every_builtin_detector_has_a_yaml():
     builtin = [e.name for e in DETECTORS.entries() if e.obj.__module__.startswith("tsadbench.")]
     assert sorted(builtin) == DETECTOR_YAMLS
@@ -148,7 +168,7 @@ def test_the_vanad_reproduction_suite_carries_the_published_table():
     with composed("detector=vanad", "dataset=psm") as plain:
         assert plain.detector.window == 196 and plain.detector.n_blocks == 5
         assert plain.detector.univariate_flow == "density"
-        assert "paper" not in plain and plain.dataset.get("train_slice") is None
+        assert plain.paper is None and plain.dataset.get("train_slice") is None
     # on PSM: NaN -> 0, the scaler fitted on the whole train split, training on its first 70%
     # (issue 21, item 3)
     with composed("suite=paper_vanad", "detector=vanad", "dataset=psm") as psm:
