@@ -47,7 +47,7 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
             raise
         return [_skipped(s, str(exc), log)]
     # the detector runs here now: an earlier sweep's "cannot run here" record is out of date
-    stale = Path(s.results_dir) / store.run_key(_skip_spec(s))
+    stale = Path(s.results_dir) / store.run_key(_skip_identity(s))
     if (stale / store.RECORD).is_file():
         shutil.rmtree(stale)
     try:
@@ -61,8 +61,8 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
         old = None if s.force else store.read(s.results_dir, record.key)
         if old is not None and old.status == "ok":
             log(
-                f"skipped {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
-                f"record {old.key} exists in {s.results_dir}; force=true re-runs it"
+                f"found {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
+                f"record {old.key} exists in {s.results_dir}, not re-run; force=true re-runs it"
             )
             records.append(complete_metrics(s.results_dir, old, p.specs))
             if found is not None:
@@ -87,7 +87,7 @@ def _new_record(s: RunSettings, p: Prepared, entity: Entity) -> RunRecord:
         "checksum": entity.checksum,
     }
     code = code_identity(p.cls)
-    spec: dict[str, Any] = {
+    identity: dict[str, Any] = {
         "detector": {"name": s.detector, "params": params},
         "dataset": dataset,
         "preprocessing": {"scaler": p.scaler},
@@ -97,9 +97,9 @@ def _new_record(s: RunSettings, p: Prepared, entity: Entity) -> RunRecord:
     }
     torch_run = issubclass(p.cls, TorchDetector)
     if torch_run:  # torch's sums depend on its thread count: part of what makes the scores
-        spec["threads"] = s.threads
+        identity["threads"] = s.threads
     return RunRecord(
-        key=store.run_key(spec),
+        key=store.run_key(identity),
         status="error",  # until it finishes
         detector=DetectorRef(
             name=s.detector,
@@ -134,7 +134,7 @@ def _new_record(s: RunSettings, p: Prepared, entity: Entity) -> RunRecord:
     )
 
 
-def _skip_spec(s: RunSettings) -> dict[str, Any]:
+def _skip_identity(s: RunSettings) -> dict[str, Any]:
     return {
         "detector": {"name": s.detector, "params": s.detector_params},
         "dataset": {"name": s.dataset, "params": s.dataset_params, "entity": ALL_ENTITIES},
@@ -146,9 +146,9 @@ def _skip_spec(s: RunSettings) -> dict[str, Any]:
 def _skipped(s: RunSettings, reason: str, log: Log) -> RunRecord:
     """The record of a job whose detector cannot run here, written before any data is loaded
     (so it covers every entity of the dataset: ``entity`` is ``*``)."""
-    spec = _skip_spec(s)
+    identity = _skip_identity(s)
     record = RunRecord(
-        key=store.run_key(spec),
+        key=store.run_key(identity),
         status="skipped",
         detector=DetectorRef(name=s.detector, params=s.detector_params),
         dataset=DatasetRef(name=s.dataset, params=s.dataset_params, entity=ALL_ENTITIES),

@@ -99,7 +99,7 @@ def test_run_records_skips_and_force_reproduces_bytes(tmp_path):
     assert {"fit_s", "score_s", "total_s"} <= set(record.time)
 
     again = invoke("run", *FAST_MEMAE, "seed=1", f"results_dir={first}")
-    assert again.exit_code == 0 and "skipped" in again.stderr
+    assert again.exit_code == 0 and "not re-run" in again.stderr
     assert len(records(first)) == 1
 
     forced = invoke("run", *FAST_MEMAE, "seed=1", "force=true", f"results_dir={second}")
@@ -237,7 +237,9 @@ def test_evaluate_recomputes_stored_runs_without_retraining(tmp_path):
     ]
     assert invoke("run", *base).exit_code == 0
     [before] = records(tmp_path)
-    result = invoke("evaluate", str(tmp_path), "-m", "vus_pr(window=20)", "-m", "pa_f1@oracle")
+    result = invoke(
+        "evaluate", str(tmp_path), "--metric", "vus_pr(window=20)", "--metric", "pa_f1@oracle"
+    )
     assert result.exit_code == 0, result.stderr
     assert "re-evaluated 1 run" in result.stderr
     [after] = records(tmp_path)
@@ -263,9 +265,9 @@ def test_evaluate_your_own_scores(tmp_path):
         f"{tmp_path / 'labels.csv'}:label",
         "--scores",
         str(tmp_path / "scores.npy"),
-        "-m",
+        "--metric",
         "auc_pr",
-        "-m",
+        "--metric",
         "pa_f1@oracle",
         "--json",
     )
@@ -289,7 +291,7 @@ def test_evaluate_your_own_scores(tmp_path):
         f"{tmp_path / 'labels.csv'}:label",
         "--scores",
         str(tmp_path / "scores.npy"),
-        "-m",
+        "--metric",
         "auc_pr",
     )
     assert short.exit_code == 0
@@ -300,7 +302,7 @@ def test_evaluate_your_own_scores(tmp_path):
         f"{tmp_path / 'labels.csv'}:label",
         "--scores",
         str(tmp_path / "short.npy"),
-        "-m",
+        "--metric",
         "auc_pr",
         "--json",
     )
@@ -310,7 +312,7 @@ def test_evaluate_your_own_scores(tmp_path):
     np.save(labels_only_normal, np.zeros(200, dtype=int))
     undefined = invoke(
         "evaluate", "--labels", str(labels_only_normal), "--scores", str(tmp_path / "scores.npy"),
-        "-m", "auc_pr", "-m", "vus_pr", "--json",
+        "--metric", "auc_pr", "--metric", "vus_pr", "--json",
     )  # fmt: skip
     # a metric undefined on good input: null in JSON (never 0), its reason on stderr
     assert json.loads(undefined.stdout) == {"auc_pr": None, "vus_pr": None}
@@ -330,7 +332,9 @@ def test_leaderboard_shows_seed_spread_and_lists_failed_runs(tmp_path):
             == 0
         )
     assert invoke("run", "detector=knn", "detector.n_neighbors=5000", *base).exit_code == 0
-    result = invoke("report", str(tmp_path), "-m", "auc_pr", "-m", "f1@oracle", "--no-random")
+    result = invoke(
+        "report", str(tmp_path), "--metric", "auc_pr", "--metric", "f1@oracle", "--no-random"
+    )
     assert result.exit_code == 0, result.stderr
     md = (tmp_path / "leaderboard.md").read_text()
     [iforest] = [line for line in md.splitlines() if line.startswith("| iforest")]

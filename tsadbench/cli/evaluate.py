@@ -11,7 +11,6 @@ from tsadbench.cli.console import fail
 
 _METRIC = typer.Option(
     "--metric",
-    "-m",
     help="A metric name (repeatable), e.g. 'vus_pr' or 'pa_f1@oracle'; overrides --metrics.",
 )
 

@@ -25,7 +25,7 @@ def update(
     baseline: Baseline = Path("leaderboard/baseline.json"),
     metric: Annotated[
         list[str] | None,
-        typer.Option("--metric", "-m", help="A metric to keep (repeatable) [default: all]."),
+        typer.Option("--metric", help="A metric to keep (repeatable) [default: all]."),
     ] = None,
     noise: Annotated[
         list[Path] | None,

@@ -31,7 +31,6 @@ def report(
         list[str] | None,
         typer.Option(
             "--metric",
-            "-m",
             help="A leaderboard column (repeatable); the first ranks and draws the "
             "critical-difference diagram [default: the headline ones: vus_pr, vus_roc, auc_pr, "
             "auc_roc, f1@oracle, pa_f1@oracle].",
