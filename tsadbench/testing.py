@@ -110,6 +110,24 @@ def shift_scores(scores: NDArray[np.float64], by: int) -> NDArray[np.float64]:
     return np.concatenate([scores[-by:], np.full(-by, scores[-1])])
 
 
+def _fit_score(det: BaseDetector, name: str) -> tuple[Any, Any, float]:
+    """``det`` fitted on ``check_data()``'s train split (its first channel for a univariate
+    method): its scores on the test split, the test labels and the seconds both took."""
+    from tsadbench.data.scaling import fit_scaler
+
+    entity = check_data()
+    reason = det.check_available(entity.train.shape[1])
+    train, test = entity.train, entity.test
+    if reason and det.check_available(1) is None:  # a univariate method: the first channel
+        train, test = train[:, :1], test[:, :1]
+    elif reason:
+        raise RuntimeError(f"{name} cannot run the behavioural check here: {reason}")
+    scale = fit_scaler(det.tags.scaler, train)
+    t0 = time.perf_counter()
+    scores = det.fit(scale(train)).score(scale(test))
+    return scores, entity.labels, time.perf_counter() - t0
+
+
 def check_detector(
     detector: str | type[BaseDetector],
     params: dict[str, Any] | None = None,
@@ -134,7 +152,6 @@ def check_detector(
     """
     import tempfile
 
-    from tsadbench.data.scaling import fit_scaler
     from tsadbench.registry import DETECTORS, METRICS
 
     cls = DETECTORS.get(detector) if isinstance(detector, str) else detector
@@ -150,18 +167,7 @@ def check_detector(
     if "device" in names:
         params.setdefault("device", "cpu")
     det = cls(**params)
-    entity = check_data()
-    reason = det.check_available(entity.train.shape[1])
-    train, test = entity.train, entity.test
-    if reason and det.check_available(1) is None:  # a univariate method: the first channel
-        train, test = train[:, :1], test[:, :1]
-    elif reason:
-        raise RuntimeError(f"{name} cannot run the behavioural check here: {reason}")
-    scale = fit_scaler(det.tags.scaler, train)
-    t0 = time.perf_counter()
-    scores = det.fit(scale(train)).score(scale(test))
-    seconds = time.perf_counter() - t0
-    labels = entity.labels
+    scores, labels, seconds = _fit_score(det, name)
     vus_pr, auc_pr = METRICS.get("vus_pr"), METRICS.get("auc_pr")
     noise = [
         vus_pr(labels, np.random.default_rng(seed).uniform(size=len(labels)))

@@ -17,7 +17,7 @@ app = typer.Typer(
 
 _ROOT = typer.Option(
     "--data-root",
-    help="Folder holding the datasets [default: $TSADBENCH_DATA, else the user cache directory].",
+    help="Folder holding the datasets (default: $TSADBENCH_DATA, else the user cache directory).",
 )
 
 
@@ -139,6 +139,14 @@ def info(
     console().print(table)
 
 
+DataRootOpt = Annotated[Path | None, _ROOT]
+
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="A mirror of the upstream folder to fetch from instead."),
+]
+
+
 @app.command("download")
 def download(
     name: Annotated[
@@ -148,11 +156,8 @@ def download(
             "tsbad_m. --base-url for an archive is the archive's own URL."
         ),
     ],
-    data_root: Annotated[Path | None, _ROOT] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="A mirror of the upstream folder to fetch from instead."),
-    ] = None,
+    data_root: DataRootOpt = None,
+    base_url: BaseUrlOpt = None,
 ) -> None:
     """Fetch a dataset's files from upstream into the data root, verified and resumable."""
     from tsadbench.cli.console import console
@@ -162,18 +167,10 @@ def download(
 
     err = console(stderr=True)
     if name.removesuffix("_concat") in ("msl", "smap"):
+        base = (base_url or "").rstrip("/")
+        urls = (base + "/data.zip", base + "/labeled_anomalies.csv") if base_url else ()
         try:
-            written = sources.download_nasa(
-                _root(data_root),
-                *(
-                    (
-                        base_url.rstrip("/") + "/data.zip",
-                        base_url.rstrip("/") + "/labeled_anomalies.csv",
-                    )
-                    if base_url
-                    else ()
-                ),
-            )
+            written = sources.download_nasa(_root(data_root), *urls)
         except (OSError, ValueError) as exc:
             fail(str(exc))
         err.print(f"{len(written)} files of MSL and SMAP in {_root(data_root)}", highlight=False)

@@ -70,28 +70,41 @@ def load_vector(spec: str, what: str) -> Any:
     return arr
 
 
+ResultsDirOpt = Annotated[
+    Path | None,
+    typer.Argument(help="Re-evaluate the stored runs under this folder (nothing re-trained)."),
+]
+
+MetricsOpt = Annotated[str, typer.Option("--metrics", help="A metric set in conf/metrics/.")]
+
+MetricOpt = Annotated[list[str] | None, _METRIC]
+
+LabelsOpt = Annotated[
+    str | None, typer.Option(help="Labels file (0/1): .npy, or CSV/text, FILE[:COLUMN].")
+]
+
+ScoresOpt = Annotated[
+    str | None, typer.Option(help="Scores file, higher = more anomalous, FILE[:COLUMN].")
+]
+
+TrainScoresOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The detector's scores on its train split (for train_quantile), FILE[:COLUMN]."
+    ),
+]
+
+AsJsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
 def evaluate(
-    results_dir: Annotated[
-        Path | None,
-        typer.Argument(help="Re-evaluate the stored runs under this folder (nothing re-trained)."),
-    ] = None,
-    metrics: Annotated[
-        str, typer.Option("--metrics", help="A metric set in conf/metrics/.")
-    ] = "default",
-    metric: Annotated[list[str] | None, _METRIC] = None,
-    labels: Annotated[
-        str | None, typer.Option(help="Labels file (0/1): .npy, or CSV/text, FILE[:COLUMN].")
-    ] = None,
-    scores: Annotated[
-        str | None, typer.Option(help="Scores file, higher = more anomalous, FILE[:COLUMN].")
-    ] = None,
-    train_scores: Annotated[
-        str | None,
-        typer.Option(
-            help="The detector's scores on its train split (for train_quantile), FILE[:COLUMN]."
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    results_dir: ResultsDirOpt = None,
+    metrics: MetricsOpt = "default",
+    metric: MetricOpt = None,
+    labels: LabelsOpt = None,
+    scores: ScoresOpt = None,
+    train_scores: TrainScoresOpt = None,
+    as_json: AsJsonOpt = False,
 ) -> None:
     """Compute metrics from stored runs' scores, or from your own labels and scores.
 

@@ -19,36 +19,47 @@ Results = Annotated[Path, typer.Argument(help="Folder holding the suite's run re
 Baseline = Annotated[Path, typer.Option("--baseline", "-b", help="The baseline JSON file.")]
 
 
+MetricOpt = Annotated[
+    list[str] | None,
+    typer.Option("--metric", help="A metric to keep (repeatable) (default: all)."),
+]
+
+NoiseOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        help="A rerun of the same suite that should agree with RESULTS_DIR (repeatable: "
+        "other thread counts, the other launcher, a fresh cache); the gated metrics' "
+        "tolerances are measured from them (default: keep the baseline's)."
+    ),
+]
+
+NoiseNoteOpt = Annotated[
+    str, typer.Option(help="How the --noise reruns differ, stored with the measurement.")
+]
+
+ExceptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="'CELL=REASON': a cell allowed below the margin over random, and why "
+        "(repeatable; exceptions already in the baseline are kept)."
+    ),
+]
+
+MinMarginOpt = Annotated[
+    float | None,
+    typer.Option(help="The vus_pr margin over random each cell must clear (default: kept)."),
+]
+
+
 @app.command()
 def update(
     results_dir: Results,
     baseline: Baseline = Path("leaderboard/baseline.json"),
-    metric: Annotated[
-        list[str] | None,
-        typer.Option("--metric", help="A metric to keep (repeatable) [default: all]."),
-    ] = None,
-    noise: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help="A rerun of the same suite that should agree with RESULTS_DIR (repeatable: "
-            "other thread counts, the other launcher, a fresh cache); the gated metrics' "
-            "tolerances are measured from them [default: keep the baseline's]."
-        ),
-    ] = None,
-    noise_note: Annotated[
-        str, typer.Option(help="How the --noise reruns differ, stored with the measurement.")
-    ] = "",
-    exception: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="'CELL=REASON': a cell allowed below the margin over random, and why "
-            "(repeatable; exceptions already in the baseline are kept)."
-        ),
-    ] = None,
-    min_margin: Annotated[
-        float | None,
-        typer.Option(help="The vus_pr margin over random each cell must clear [default: kept]."),
-    ] = None,
+    metric: MetricOpt = None,
+    noise: NoiseOpt = None,
+    noise_note: NoiseNoteOpt = "",
+    exception: ExceptionOpt = None,
+    min_margin: MinMarginOpt = None,
 ) -> None:
     """Write the baseline: each detector × dataset cell's scores, its margin over random and its
     config hash, the gate's per-metric tolerances with how they were measured, and the

@@ -9,58 +9,69 @@ import typer
 
 from tsadbench.cli.console import fail
 
+ResultsDirOpt = Annotated[
+    Path,
+    typer.Argument(
+        help="Folder holding run records (searched recursively).",
+        envvar="TSADBENCH_RESULTS",
+    ),
+]
+
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Where to write leaderboard.md, results.csv and report.html (default: RESULTS_DIR).",
+    ),
+]
+
+MetricOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        help="A leaderboard column (repeatable); the first ranks and draws the "
+        "critical-difference diagram (default: the headline ones: vus_pr, vus_roc, auc_pr, "
+        "auc_roc, f1@oracle, pa_f1@oracle).",
+    ),
+]
+
+AggregateOpt = Annotated[
+    str,
+    typer.Option(
+        "--aggregate",
+        "-a",
+        help="How entities make a dataset's value: mean (of the per-entity metrics) or "
+        "pooled (the metric on all entities' scores concatenated).",
+    ),
+]
+
+PlotEntityOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plot-entity",
+        help="An entity to plot in report.html (repeatable) (default: the first two of "
+        "each dataset).",
+    ),
+]
+
+RandomOpt = Annotated[
+    bool,
+    typer.Option(
+        "--random/--no-random",
+        help="Run the random detector where a dataset × seed lacks it, so every "
+        "threshold-dependent column shows what noise scores.",
+    ),
+]
+
 
 def report(
-    results_dir: Annotated[
-        Path,
-        typer.Argument(
-            help="Folder holding run records (searched recursively).",
-            envvar="TSADBENCH_RESULTS",
-        ),
-    ] = Path("results"),
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Where to write leaderboard.md, results.csv and report.html "
-            "[default: RESULTS_DIR].",
-        ),
-    ] = None,
-    metric: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metric",
-            help="A leaderboard column (repeatable); the first ranks and draws the "
-            "critical-difference diagram [default: the headline ones: vus_pr, vus_roc, auc_pr, "
-            "auc_roc, f1@oracle, pa_f1@oracle].",
-        ),
-    ] = None,
-    aggregate: Annotated[
-        str,
-        typer.Option(
-            "--aggregate",
-            "-a",
-            help="How entities make a dataset's value: mean (of the per-entity metrics) or "
-            "pooled (the metric on all entities' scores concatenated).",
-        ),
-    ] = "mean",
-    plot_entity: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--plot-entity",
-            help="An entity to plot in report.html (repeatable) [default: the first two of "
-            "each dataset].",
-        ),
-    ] = None,
-    random: Annotated[
-        bool,
-        typer.Option(
-            "--random/--no-random",
-            help="Run the random detector where a dataset × seed lacks it, so every "
-            "threshold-dependent column shows what noise scores.",
-        ),
-    ] = True,
+    results_dir: ResultsDirOpt = Path("results"),
+    out: OutOpt = None,
+    metric: MetricOpt = None,
+    aggregate: AggregateOpt = "mean",
+    plot_entity: PlotEntityOpt = None,
+    random: RandomOpt = True,
 ) -> None:
     """Summarise stored runs: leaderboard.md, results.csv and a self-contained report.html.
 

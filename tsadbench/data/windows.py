@@ -108,60 +108,84 @@ def windows_to_points(
     if how not in AGGREGATIONS:
         raise ValueError(f"The 'how' parameter must be one of {AGGREGATIONS}. Got {how!r}.")
     count = n_windows(n, window, stride)
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 0 or values.shape[0] != count:
+    arr: Floats = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[0] != count:
         raise ValueError(
             f"Expected {count} window values for n={n}, window={window}, stride={stride}; "
-            f"got an array of shape {values.shape}."
+            f"got an array of shape {arr.shape}."
         )
     if how == "kde_mode":
-        if values.ndim != 1:
+        if arr.ndim != 1:
             raise ValueError(
-                f"'kde_mode' maps one value per window; got values of shape {values.shape}."
+                f"'kde_mode' maps one value per window; got values of shape {arr.shape}."
             )
-        return _kde_mode(np.asarray(values, dtype=np.float64), n, window, stride)
-    if values.ndim == 1:
-        values = np.broadcast_to(values[:, None], (count, window))
-    elif values.shape[1] != window:
+        return _kde_mode(arr, n, window, stride)
+    if arr.ndim == 1:
+        arr = np.broadcast_to(arr[:, None], (count, window))
+    elif arr.shape[1] != window:
         raise ValueError(
             f"Per-position values must have shape (n_windows, window, ...) = "
-            f"({count}, {window}, ...); got {values.shape}."
+            f"({count}, {window}, ...); got {arr.shape}."
         )
-    rest = values.shape[2:]
     starts = np.arange(count) * stride
     hits = np.zeros(n, dtype=np.intp)
     for j in range(window):
         hits[starts + j] += 1  # indices are unique within one position j
-
-    if how == "median":
-        stack = np.full((n, int(hits.max()), *rest), np.nan)
-        slot = np.zeros(n, dtype=np.intp)
-        for j in range(window):
-            idx = starts + j
-            stack[idx, slot[idx]] = values[:, j]
-            slot[idx] += 1
-        out = np.zeros((n, *rest))
-        covered = hits > 0
-        out[covered] = np.nanmedian(stack[covered], axis=1)
-    elif how == "mean":
-        out = np.zeros((n, *rest))
-        for j in range(window):
-            out[starts + j] += values[:, j]
-        out /= np.maximum(hits, 1).reshape(-1, *([1] * len(rest)))
-    elif how == "max":
-        out = np.full((n, *rest), -np.inf)
-        for j in range(window):
-            idx = starts + j
-            out[idx] = np.maximum(out[idx], values[:, j])
-    else:  # last: later positions overwrite earlier ones
-        out = np.zeros((n, *rest))
-        for j in range(window):
-            out[starts + j] = values[:, j]
+    out = _AGGREGATE[how](arr, starts, hits)
 
     if not hits.all():  # gaps (stride > window) and the tail: copy the last covered value
         source = np.maximum.accumulate(np.where(hits > 0, np.arange(n), 0))
         out = out[source]
     return out
+
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.intp]
+
+
+def _median(values: Floats, starts: Ints, hits: Ints) -> Floats:
+    """Each point's median over the windows covering it (NaN-padded stack, one slot per hit)."""
+    n, window, rest = len(hits), values.shape[1], values.shape[2:]
+    stack = np.full((n, int(hits.max()), *rest), np.nan)
+    slot = np.zeros(n, dtype=np.intp)
+    for j in range(window):
+        idx = starts + j
+        stack[idx, slot[idx]] = values[:, j]
+        slot[idx] += 1
+    out = np.zeros((n, *rest))
+    covered = hits > 0
+    out[covered] = np.nanmedian(stack[covered], axis=1)
+    return out
+
+
+def _mean(values: Floats, starts: Ints, hits: Ints) -> Floats:
+    n, window, rest = len(hits), values.shape[1], values.shape[2:]
+    out = np.zeros((n, *rest))
+    for j in range(window):
+        out[starts + j] += values[:, j]
+    out /= np.maximum(hits, 1).reshape(-1, *([1] * len(rest)))
+    return out
+
+
+def _max(values: Floats, starts: Ints, hits: Ints) -> Floats:
+    n, window, rest = len(hits), values.shape[1], values.shape[2:]
+    out = np.full((n, *rest), -np.inf)
+    for j in range(window):
+        idx = starts + j
+        out[idx] = np.maximum(out[idx], values[:, j])
+    return out
+
+
+def _last(values: Floats, starts: Ints, hits: Ints) -> Floats:
+    """Later positions overwrite earlier ones."""
+    n, window, rest = len(hits), values.shape[1], values.shape[2:]
+    out = np.zeros((n, *rest))
+    for j in range(window):
+        out[starts + j] = values[:, j]
+    return out
+
+
+_AGGREGATE = {"median": _median, "mean": _mean, "max": _max, "last": _last}
 
 
 def _kde_mode(values: NDArray[np.float64], n: int, window: int, stride: int) -> NDArray[np.float64]:

@@ -146,6 +146,30 @@ def update(
     ``min_margin`` without being an exception.
     """
     old = _previous(baseline)
+    gate = _gate(old, results_dir, noise, noise_note, min_margin)
+    found = cells(results_dir, metrics)
+    _check_margins(found, gate["min_margin"], old, exceptions)
+    data = {
+        "format": FORMAT,
+        "tsadbench": __version__,
+        "config_hash": store.run_key({n: c["config"] for n, c in found.items()}),
+        "gate": gate,
+        "cells": found,
+    }
+    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    store.atomic_write(Path(baseline), text.encode())
+    return data
+
+
+def _gate(
+    old: dict[str, Any],
+    results_dir: str | Path,
+    noise: list[str | Path] | None,
+    noise_note: str,
+    min_margin: float | None,
+) -> dict[str, Any]:
+    """The gate's settings: the margin over random, the gated metrics, their tolerances
+    (measured from the ``noise`` reruns, else kept from ``old``, else the floor)."""
     gate = dict(old.get("gate", {}))
     if min_margin is not None:
         if not (isinstance(min_margin, (int, float)) and min_margin >= 0):
@@ -172,8 +196,17 @@ def update(
     elif "tolerance" not in gate:
         gate["tolerance"] = dict.fromkeys(GATED, FLOOR)
         gate["noise"] = {"how": "not measured: the floor tolerance (make tolerances measures it)"}
+    return gate
 
-    found = cells(results_dir, metrics)
+
+def _check_margins(
+    found: dict[str, dict[str, Any]],
+    min_margin: float,
+    old: dict[str, Any],
+    exceptions: dict[str, str] | None,
+) -> None:
+    """Mark the known exceptions in ``found``; raise when an ok cell has no random to compare
+    with, or beats it by less than ``min_margin`` without being an exception."""
     known = {
         n: c["exception"] for n, c in old.get("cells", {}).items() if c.get("exception")
     } | dict(exceptions or {})
@@ -191,24 +224,14 @@ def update(
                 f"The results hold no ok '{RANDOM}' run on the data of {name}: its margin over "
                 "random cannot be measured. Run the suite with every detector."
             )
-        if not cell["margin"] >= gate["min_margin"] and name not in known:
+        if not cell["margin"] >= min_margin and name not in known:
             weak.append(f"{name} ({cell['margin']:+.3f})")
     if weak:
         raise ValueError(
-            f"{len(weak)} cell(s) do not beat random on {HEADLINE} by {gate['min_margin']}: "
+            f"{len(weak)} cell(s) do not beat random on {HEADLINE} by {min_margin}: "
             f"{', '.join(weak)}. Give them settings that learn, or mark each as a known "
             "exception with its reason (--exception 'CELL=REASON')."
         )
-    data = {
-        "format": FORMAT,
-        "tsadbench": __version__,
-        "config_hash": store.run_key({n: c["config"] for n, c in found.items()}),
-        "gate": gate,
-        "cells": found,
-    }
-    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
-    store.atomic_write(Path(baseline), text.encode())
-    return data
 
 
 def _previous(baseline: str | Path) -> dict[str, Any]:
