@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
 from tsadbench.registry import DATASETS, list_datasets, register_dataset
 
 __all__ = ["Dataset", "Entity", "list_datasets", "load_dataset", "register_dataset"]
@@ -163,7 +164,7 @@ def _slice(bounds: Sequence[int | None] | None, what: str) -> slice:
     if (
         isinstance(bounds, (str, bytes))
         or len(bounds) != 2
-        or not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)
+        or not all(b is None or is_int(b) for b in bounds)
     ):
         raise ValueError(
             f"The {what!r} setting must be [start, stop] (ints or null). Got {bounds!r} instead."

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tsadbench.checks import is_int
 from tsadbench.data import Dataset, Entity
 from tsadbench.data.files import dataset_root, require, select, sources
 from tsadbench.registry import register_dataset
@@ -95,9 +96,7 @@ def load_nab(
         raise ValueError(
             f"The 'split' parameter of the nab dataset must be one of {SPLITS}. Got {split!r}."
         )
-    if interval is not None and (
-        not isinstance(interval, int) or isinstance(interval, bool) or interval < 1
-    ):
+    if interval is not None and (not is_int(interval) or interval < 1):
         raise ValueError(
             "The 'interval' parameter of the nab dataset must be null or an int >= 1 "
             f"(seconds). Got {interval!r} instead."

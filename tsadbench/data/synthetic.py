@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tsadbench.checks import is_int
 from tsadbench.data import Dataset, Entity
 from tsadbench.registry import register_dataset
 
@@ -30,7 +31,7 @@ KINDS = ("spike", "level_shift", "contextual", "shape", "trend", "variance")
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ValueError(
             f"The '{name}' parameter of the synthetic dataset must be an int >= {minimum}. "
             f"Got {value!r} instead."

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tsadbench.checks import is_number
 from tsadbench.data import Dataset, Entity
 from tsadbench.data.files import dataset_root, require, select, select_channels, sources
 from tsadbench.registry import register_dataset
@@ -261,7 +262,7 @@ def load_csv(
         tframe = _read(Path(train_path), "csv")
         x_train, x_test, y_test = _numeric(tframe, Path(train_path), features), x, labels
     else:
-        if isinstance(train, bool) or not isinstance(train, (int, float)):
+        if not is_number(train):
             raise ValueError(
                 f"The 'train' parameter must be a row count or a fraction. Got {train!r}."
             )

@@ -36,14 +36,16 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
+
 Aggregation = Literal["mean", "max", "median", "last", "kde_mode"]
 AGGREGATIONS: tuple[str, ...] = ("mean", "max", "median", "last", "kde_mode")
 
 
 def _check_window(n: int, window: int, stride: int) -> None:
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+    if not is_int(window) or window < 1:
         raise ValueError(f"The 'window' parameter must be an int >= 1. Got {window!r} instead.")
-    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
+    if not is_int(stride) or stride < 1:
         raise ValueError(f"The 'stride' parameter must be an int >= 1. Got {stride!r} instead.")
     if n < window:
         raise ValueError(
