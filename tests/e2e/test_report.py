@@ -375,3 +375,13 @@ def test_a_reconstruction_is_marked_and_the_official_threshold_pools_window_ener
     assert again == record.metrics[at_f1]
     frame = load(tmp_path)
     assert frame["config"].str.endswith("(not faithful)").all()
+
+
+def test_pooled_says_why_records_kept_without_scores_cannot_be_pooled(tmp_path):
+    """The reproductions keep record.json only: --aggregate pooled names that, not a crash."""
+    from tsadbench.report.reproductions import RECORDS
+
+    runs = load(Path(__file__).resolve().parents[2] / RECORDS)
+    table = pooled(runs, ["auc_pr"])
+    assert (table["status"] == "error").all()
+    assert table["error"].str.contains("kept without their scores").all()

@@ -230,8 +230,9 @@ AGGREGATES = ("mean", "pooled")
 def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per detector configuration × dataset × seed whose metrics are computed on the
     concatenation of its entities' stored scores and labels (train scores too, for the
-    label-free protocols), entities in name order. A group with an entity that did not finish
-    cannot be pooled: its row has status ``error`` and says which."""
+    label-free protocols), entities in name order. A group with an entity that did not finish,
+    or whose scores were not kept (the reproductions' records), cannot be pooled: its row has
+    status ``error`` and says why."""
     import numpy as np
 
     from tsadbench.metrics import evaluate, parse_metric
@@ -242,11 +243,14 @@ def pooled(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
         row: dict[str, Any] = dict(zip([*KEYS, "seed"], key, strict=True))
         row.update(entity=f"(pooled: {len(group)} entities)", key=None, error=None)
         bad = group[group["status"] != "ok"]
-        if len(bad):
+        kept = [Path(f) for f in group["folder"] if not (Path(f) / store.SCORES).is_file()]
+        if len(bad) or kept:
             row["status"] = "error"
             row["error"] = (
                 f"cannot pool: {len(bad)} of {len(group)} entities did not finish "
                 f"({', '.join(map(str, bad['entity']))})"
+                if len(bad)
+                else f"cannot pool: {len(kept)} record(s) kept without their scores ({kept[0]})"
             )
             rows.append(row)
             continue
