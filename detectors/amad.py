@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tsadbench.checks import is_number
 from tsadbench.detectors.anomaly_transformer import (
     AnomalyTransformer,
     AnomalyTransformerNet,
@@ -220,14 +221,14 @@ class AMAD(AnomalyTransformer):
             "init_widths",
             isinstance(w, (list, tuple))
             and len(w) > 0
-            and all(isinstance(v, (int, float)) and 0 < v < self.window for v in w),
+            and all(is_number(v) and 0 < v < self.window for v in w),
             f"a non-empty list of widths in (0, window={self.window})",
         )
         for name in ("mask_sharpness", "contrast_temperature"):
             v = getattr(self, name)
-            c(name, isinstance(v, (int, float)) and v > 0, "a float > 0")
+            c(name, is_number(v) and v > 0, "a float > 0")
         v = self.lambda_contrast
-        c("lambda_contrast", isinstance(v, (int, float)) and v >= 0, "a float >= 0")
+        c("lambda_contrast", is_number(v) and v >= 0, "a float >= 0")
 
     def _build_module(self, n_channels: int) -> nn.Module:
         """The Anomaly Transformer's network with AutoMask attention in every layer: its

@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from tsadbench.checks import is_int, is_number
 from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
 from tsadbench.registry import register_detector
 
@@ -329,13 +330,13 @@ class AnomalyTransformer(TorchDetector):
             self.d_model % self.heads == 0,
             f"a multiple of heads ({self.heads}); got {self.d_model}",
         )
-        c("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)")
+        c("dropout", is_number(self.dropout) and 0 <= self.dropout < 1, "in [0, 1)")
         for name in ("k", "temperature"):
             v = getattr(self, name)
-            c(name, isinstance(v, (int, float)) and v >= 0, "a float >= 0")
+            c(name, is_number(v) and v >= 0, "a float >= 0")
         c("amp", isinstance(self.amp, bool), "true or false")
         e = self.energy_stride
-        c("energy_stride", e is None or (isinstance(e, int) and e >= 1), "null or an int >= 1")
+        c("energy_stride", e is None or (is_int(e) and e >= 1), "null or an int >= 1")
 
     # the network ----------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> nn.Module:

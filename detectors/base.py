@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int, is_number
 from tsadbench.data.windows import sliding_windows, windows_to_points
 
 if TYPE_CHECKING:  # torch is imported lazily: the core must not need it to start
@@ -164,7 +165,7 @@ class BaseDetector:
             v = getattr(self, name)
             self._check_param(
                 name,
-                isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
+                is_int(v) and v >= minimum,
                 f"an int >= {minimum}",
             )
 
@@ -371,11 +372,11 @@ class TorchDetector(BaseDetector):
         super().check_params()
         self._check_int("window", "stride", "score_stride", "n_epochs", "batch_size")
         c = self._check_param
-        c("lr", isinstance(self.lr, (int, float)) and self.lr > 0, "a float > 0")
+        c("lr", is_number(self.lr) and self.lr > 0, "a float > 0")
         v = self.validation_size
-        c("validation_size", isinstance(v, (int, float)) and 0 <= v < 1, "a float in [0, 1)")
+        c("validation_size", is_number(v) and 0 <= v < 1, "a float in [0, 1)")
         p = self.patience
-        c("patience", isinstance(p, int) and p >= 0, "an int >= 0 (0 = off)")
+        c("patience", is_int(p) and p >= 0, "an int >= 0 (0 = off)")
         c("device", isinstance(self.device, str), "'auto', 'cpu' or 'cuda[:i]'")
 
     def _batches(

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
 from tsadbench.data.windows import sliding_windows, windows_to_points
 from tsadbench.detectors.base import BaseDetector, DetectorTags
 from tsadbench.registry import register_detector
@@ -95,7 +96,7 @@ class WindowIForest(WindowDetector):
         self._check_int("n_estimators")
         m = self.max_samples
         self._check_param(
-            "max_samples", m == "auto" or (isinstance(m, int) and m >= 1), "'auto' or an int >= 1"
+            "max_samples", m == "auto" or (is_int(m) and m >= 1), "'auto' or an int >= 1"
         )
 
     def _fit_windows(self, F: NDArray[np.float32]) -> None:
@@ -143,8 +144,7 @@ class WindowPCA(WindowDetector):
         n = self.n_components
         self._check_param(
             "n_components",
-            (isinstance(n, int) and not isinstance(n, bool) and n >= 1)
-            or (isinstance(n, float) and 0 < n < 1),
+            (is_int(n) and n >= 1) or (isinstance(n, float) and 0 < n < 1),
             "an int >= 1 or a float in (0, 1)",
         )
 

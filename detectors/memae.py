@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tsadbench.checks import is_number
 from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
 
@@ -165,10 +166,10 @@ class MemAE(TorchDetector):
         self._check_int("n_memory")
         c = self._check_param
         lam = self.shrink_threshold
-        c("shrink_threshold", isinstance(lam, (int, float)) and 0 <= lam < 1, "a float in [0, 1)")
+        c("shrink_threshold", is_number(lam) and 0 <= lam < 1, "a float in [0, 1)")
         c(
             "entropy_weight",
-            isinstance(self.entropy_weight, (int, float)) and self.entropy_weight >= 0,
+            is_number(self.entropy_weight) and self.entropy_weight >= 0,
             "a float >= 0",
         )
         c("addressing", self.addressing in ADDRESSING, f"one of {ADDRESSING}")

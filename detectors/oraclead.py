@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from tsadbench.checks import is_number
 from tsadbench.data.windows import sliding_windows
 from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
@@ -345,7 +346,7 @@ class OracleAD(TorchDetector):
         c("hidden", self.hidden % self.heads == 0, f"a multiple of heads ({self.heads})")
         for name in ("lambda_recon", "lambda_dev", "weight_decay", "clip_norm"):
             v = getattr(self, name)
-            c(name, isinstance(v, (int, float)) and v >= 0, "a float >= 0")
+            c(name, is_number(v) and v >= 0, "a float >= 0")
         c("distance", self.distance in DISTANCES, f"one of {DISTANCES}")
         c("mhsa_residual", isinstance(self.mhsa_residual, bool), "true or false")
 

@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from tsadbench.checks import is_number
 from tsadbench.data.windows import sliding_windows, windows_to_points
 from tsadbench.detectors.base import DetectorTags, TorchDetector
 from tsadbench.registry import register_detector
@@ -443,13 +444,13 @@ class TadGAN(TorchDetector):
         c("window", w >= 18 and w % 2 == 0, "an even int >= 18 (upsampling ×2, Cx's convolutions)")
         for name in ("gp_weight", "cycle_weight"):
             v = getattr(self, name)
-            c(name, isinstance(v, (int, float)) and v >= 0, "a float >= 0")
+            c(name, is_number(v) and v >= 0, "a float >= 0")
         c("error", self.error in ERRORS, f"one of {ERRORS}")
         c("comb", self.comb in COMBINATIONS, f"one of {COMBINATIONS}")
         lam = self.lambda_rec
-        c("lambda_rec", isinstance(lam, (int, float)) and 0 <= lam <= 1, "a float in [0, 1]")
+        c("lambda_rec", is_number(lam) and 0 <= lam <= 1, "a float in [0, 1]")
         f = self.smooth_fraction
-        c("smooth_fraction", isinstance(f, (int, float)) and 0 <= f <= 1, "a float in [0, 1]")
+        c("smooth_fraction", is_number(f) and 0 <= f <= 1, "a float in [0, 1]")
 
     # training -------------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> nn.Module:

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from tsadbench.checks import is_number
 from tsadbench.data.windows import sliding_windows, windows_to_points
 from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
 from tsadbench.registry import register_detector
@@ -424,7 +425,7 @@ class _VANADBase(TorchDetector):
         )
         for name in ("lambda_rec", "lambda_nf"):
             value = getattr(self, name)
-            c(name, isinstance(value, (int, float)) and value >= 0, "a float >= 0")
+            c(name, is_number(value) and value >= 0, "a float >= 0")
         c("quirks", isinstance(self.quirks, bool), "true or false")
         flows = ("density", "official")
         c("univariate_flow", self.univariate_flow in flows, "'density' or 'official'")
@@ -890,11 +891,9 @@ class VANADLite(_VANADBase):
         super().check_params()
         self._check_int("pretrain_epochs", "pretrain_windows")
         r = self.pretrain_mask_ratio
-        self._check_param(
-            "pretrain_mask_ratio", isinstance(r, (int, float)) and 0 < r < 1, "a float in (0, 1)"
-        )
+        self._check_param("pretrain_mask_ratio", is_number(r) and 0 < r < 1, "a float in (0, 1)")
         lr = self.pretrain_lr
-        self._check_param("pretrain_lr", isinstance(lr, (int, float)) and lr > 0, "a float > 0")
+        self._check_param("pretrain_lr", is_number(lr) and lr > 0, "a float > 0")
 
     def _prepare_mae(self, windows: NDArray[np.float32]) -> MAE:
         """Pre-train the small MAE on the images of (up to ``pretrain_windows``) training

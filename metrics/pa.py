@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int, is_number
 from tsadbench.metrics.point import events, prf, segment_reduce
 from tsadbench.metrics.thresholds import best_f1_threshold, check_compat, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
@@ -43,13 +44,13 @@ from tsadbench.registry import register_metric
 
 
 def _check_k(k: Any) -> float:
-    if not isinstance(k, (int, float)) or isinstance(k, bool) or not 0 <= k <= 100:
+    if not is_number(k) or not 0 <= k <= 100:
         raise ValueError(f"The 'k' parameter of PA%K must be a percentage in [0, 100]. Got {k!r}.")
     return float(k)
 
 
 def _check_delay(delay: Any) -> int:
-    if not isinstance(delay, (int, np.integer)) or isinstance(delay, bool) or delay < 0:
+    if not is_int(delay) or delay < 0:
         raise ValueError(f"The 'delay' parameter must be an int >= 0. Got {delay!r}.")
     return int(delay)
 
@@ -181,7 +182,7 @@ def delay_pa_f1(labels: Any, predictions: Any, *, delay: int = 7) -> float:
 
 
 def _k_grid(n_k: Any) -> NDArray[np.float64]:
-    if not isinstance(n_k, (int, np.integer)) or isinstance(n_k, bool) or n_k < 2:
+    if not is_int(n_k) or n_k < 2:
         raise ValueError(f"The 'n_k' parameter must be an int >= 2. Got {n_k!r}.")
     return np.linspace(0.0, 100.0, int(n_k))
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
 from tsadbench.metrics.point import events
 from tsadbench.metrics.range import grid_oracle
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
@@ -49,7 +50,7 @@ IntArray = NDArray[np.intp]
 
 
 def _check_buffer(value: Any, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+    if not is_int(value) or value < 0:
         raise ValueError(f"The '{name}' parameter must be an int >= 0. Got {value!r}.")
     return int(value)
 

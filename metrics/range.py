@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int, is_number
 from tsadbench.metrics.point import events
 from tsadbench.metrics.thresholds import check_compat, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
@@ -38,7 +39,7 @@ CARDINALITIES = ("one", "reciprocal")
 
 
 def _check(alpha: Any, name: str) -> float:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
+    if not is_number(alpha) or not 0 <= alpha <= 1:
         raise ValueError(f"The '{name}' parameter must be a number in [0, 1]. Got {alpha!r}.")
     return float(alpha)
 
@@ -147,7 +148,7 @@ def grid_oracle(
     from tsadbench.metrics.vus import rank_thresholds
 
     y, s = check_labels_scores(labels, scores, name=name)
-    if not isinstance(n_thresholds, int) or isinstance(n_thresholds, bool) or n_thresholds < 0:
+    if not is_int(n_thresholds) or n_thresholds < 0:
         raise ValueError(
             f"The oracle's 'n_thresholds' must be an int >= 0 (0: every distinct "
             f"score). Got {n_thresholds!r}."

@@ -58,6 +58,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int, is_number
+
 FloatArray = NDArray[np.float64]
 
 
@@ -77,7 +79,7 @@ class Protocol:
 
 
 def _check_unit(name: str, value: Any, lo: float, hi: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
+    if not is_number(value) or not lo <= value <= hi:
         raise ValueError(f"The '{name}' parameter must be a number in [{lo}, {hi}]. Got {value!r}.")
     return float(value)
 
@@ -231,7 +233,7 @@ def pot_train(
 
 
 def fixed(test: FloatArray, train: FloatArray | None, *, t: float | None = None) -> float:
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not np.isfinite(t):
+    if not is_number(t) or not np.isfinite(t):
         raise ValueError(
             f"The threshold protocol 'fixed' needs a finite 't', e.g. fixed(t=0.5). Got {t!r}."
         )
@@ -288,7 +290,7 @@ def orion_window(
     """Orion's ``find_anomalies`` (fixed threshold) as predictions; see the module docstring."""
     window = _check_unit("window", window, 1e-9, 1.0)
     step = _check_unit("step", step, 1e-9, 1.0)
-    if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+    if not is_int(padding) or padding < 0:
         raise ValueError(f"The 'padding' parameter must be an int >= 0. Got {padding!r}.")
     n = len(test)
     size = int(np.ceil(n * window))

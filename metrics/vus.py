@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
 from tsadbench.metrics.point import events, segment_reduce
 from tsadbench.metrics.validation import check_labels_scores
 from tsadbench.registry import register_metric
@@ -43,13 +44,9 @@ IntArray = NDArray[np.intp]
 
 
 def _check(window: Any, n_thresholds: Any) -> tuple[int, int]:
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 0:
+    if not is_int(window) or window < 0:
         raise ValueError(f"The 'window' parameter must be an int >= 0. Got {window!r}.")
-    if (
-        not isinstance(n_thresholds, (int, np.integer))
-        or isinstance(n_thresholds, bool)
-        or n_thresholds < 1
-    ):
+    if not is_int(n_thresholds) or n_thresholds < 1:
         raise ValueError(f"The 'n_thresholds' parameter must be an int >= 1. Got {n_thresholds!r}.")
     return int(window), int(n_thresholds)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsadbench.checks import is_int
+from tsadbench.checks import is_int, is_number
 from tsadbench.data import Dataset, Entity
 from tsadbench.registry import register_dataset
 
@@ -138,7 +138,7 @@ def load_synthetic(
     length = _check_int("length", length, 200)
     n_channels = _check_int("n_channels", n_channels, 1)
     n_anomalies = _check_int("n_anomalies", n_anomalies, 1)
-    if not isinstance(noise, (int, float)) or not np.isfinite(noise) or noise <= 0:
+    if not is_number(noise) or not np.isfinite(noise) or noise <= 0:
         raise ValueError(
             f"The 'noise' parameter of the synthetic dataset must be a float > 0. Got {noise!r}."
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tsadbench import __version__, store
+from tsadbench.checks import is_number
 from tsadbench.record import ALL_ENTITIES, RunRecord
 
 FORMAT = 2
@@ -172,7 +173,7 @@ def _gate(
     (measured from the ``noise`` reruns, else kept from ``old``, else the floor)."""
     gate = dict(old.get("gate", {}))
     if min_margin is not None:
-        if not (isinstance(min_margin, (int, float)) and min_margin >= 0):
+        if not (is_number(min_margin) and min_margin >= 0):
             raise ValueError(f"The min_margin must be a number >= 0. Got {min_margin!r} instead.")
         gate["min_margin"] = float(min_margin)
     gate.setdefault("min_margin", MIN_MARGIN)
