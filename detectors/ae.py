@@ -33,7 +33,7 @@ class WindowAutoencoder(TorchDetector):
         Training settings of :class:`~tsadbench.detectors.base.TorchDetector`.
     """
 
-    tags = DetectorTags(deterministic=True, root_cause=True)
+    tags = DetectorTags(root_cause=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "hidden": 16, "latent": 4, "n_epochs": 2}
 
     def __init__(

@@ -33,23 +33,20 @@ class DetectorTags:
     """What a detector can take and promises.
 
     multivariate : accepts more than one channel.
-    needs_training : ``fit`` learns from the train split.
-    deterministic : the same ``random_state`` gives the same scores.
     scaler : the scaling the method requires ("zscore", "minmax_pm1", ...); the runner applies
         it unless the user overrides ``scaler`` explicitly.
     comparable_scores : the scores of different series share one scale. False (TadGAN, whose
         scores are standardised per scored series, as Orion does): a threshold taken from the
         train scores means nothing on the test scores, and the protocols that read train scores
         give NaN with the reason.
-    root_cause : ``score_channels(X) -> (n_timestamps, n_channels)`` gives each channel's part
-        of the score (higher = more involved); the runner calls ``score_with_channels`` (one
-        pass where the detector overrides ``_score_with_channels``), stores the channels beside
-        the scores and computes the root-cause metrics where the data has channel labels.
+    root_cause : ``score_with_channels(X) -> (scores, channels)`` gives, with the scores, each
+        channel's part of them, ``(n_timestamps, n_channels)``, higher = more involved (its
+        hook: ``_score_with_channels``; torch window detectors: ``_channel_batch``); the runner
+        stores the channels beside the scores and computes the root-cause metrics where the
+        data has channel labels.
     """
 
     multivariate: bool = True
-    needs_training: bool = True
-    deterministic: bool = True
     scaler: str = "zscore"
     comparable_scores: bool = True
     root_cause: bool = False
@@ -206,15 +203,23 @@ class BaseDetector:
         return self._checked(self._score(arr), len(arr))
 
     def score_with_channels(self, X: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """``score(X)`` and ``score_channels(X)`` of a detector whose tags declare
-        ``root_cause``, in one pass over the data where the detector can
-        (``_score_with_channels``)."""
+        """``score(X)`` and each channel's part of it, ``(n_timestamps, n_channels)``, for a
+        detector whose tags declare ``root_cause`` (root-cause metrics)."""
         arr = self._validate(X, fitted=True)
+        if not self.tags.root_cause:
+            raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
         scores, channels = self._score_with_channels(arr)
+        channels = np.asarray(channels, dtype=np.float64)
+        if channels.shape != arr.shape:
+            raise ValueError(
+                f"{type(self).__name__} gave per-channel scores of shape {channels.shape} for "
+                f"data of shape {arr.shape}; expected the same shape."
+            )
         return self._checked(scores, len(arr)), channels
 
     def _score_with_channels(self, X: NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
-        return self._score(X), self.score_channels(X)  # type: ignore[attr-defined]
+        """The hook of ``score_with_channels`` (validated input, fitted detector)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
 
     def _checked(self, scores: Any, n: int) -> NDArray[np.float64]:
         scores = np.asarray(scores, dtype=np.float64)
@@ -332,9 +337,16 @@ class TorchDetector(BaseDetector):
     def _train_step(
         self, module: torch.nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
     ) -> float:
+        """One optimiser step on ``_loss``; a detector with a ``clip_norm`` hyper-parameter
+        (OracleAD) gets its gradients' norm clipped to it (0: off) before the step."""
         optimizer.zero_grad(set_to_none=True)
         loss = self._loss(module, batch)
         loss.backward()
+        clip = getattr(self, "clip_norm", 0)
+        if clip:
+            import torch
+
+            torch.nn.utils.clip_grad_norm_(module.parameters(), float(clip))
         optimizer.step()
         return float(loss.detach())
 
@@ -530,11 +542,9 @@ class TorchDetector(BaseDetector):
         detector whose tags declare ``root_cause``; mapped to points like the scores."""
         raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
 
-    def score_channels(self, X: Any) -> NDArray[np.float64]:
-        """Each channel's part of the score, ``(n_timestamps, n_channels)`` (root cause)."""
-        arr = self._validate(X, fitted=True)
-        values = self._window_values(arr, self.score_stride, self._channel_batch)
-        return self._to_points(values, len(arr))
+    def _score_with_channels(self, X: NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
+        channels = self._window_values(X, self.score_stride, self._channel_batch)
+        return self._score(X), self._to_points(channels, len(X))
 
     def n_parameters(self) -> int | None:
         module = getattr(self, "module_", None)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from tsadbench.checks import is_int
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import BaseDetector, DetectorTags
+from tsadbench.detectors.base import BaseDetector
 from tsadbench.registry import register_detector
 
 
@@ -71,7 +71,6 @@ class WindowIForest(WindowDetector):
     random_state : int or None
     """
 
-    tags = DetectorTags(deterministic=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_estimators": 20}
 
     def __init__(
@@ -123,7 +122,6 @@ class WindowPCA(WindowDetector):
         Components kept: an int, or a fraction of explained variance in (0, 1).
     """
 
-    tags = DetectorTags(deterministic=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8}
 
     def __init__(
@@ -172,7 +170,6 @@ class WindowKNN(WindowDetector):
         k.
     """
 
-    tags = DetectorTags(deterministic=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_neighbors": 3}
 
     def __init__(
@@ -212,7 +209,6 @@ class WindowLOF(WindowDetector):
     n_neighbors : int
     """
 
-    tags = DetectorTags(deterministic=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_neighbors": 5}
 
     def __init__(
@@ -255,8 +251,6 @@ class RandomDetector(BaseDetector):
     ----------
     random_state : int or None
     """
-
-    tags = DetectorTags(needs_training=False, deterministic=True)
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state

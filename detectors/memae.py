@@ -125,7 +125,7 @@ class MemAE(TorchDetector):
         Training settings of :class:`~tsadbench.detectors.base.TorchDetector`.
     """
 
-    tags = DetectorTags(deterministic=True, root_cause=True)
+    tags = DetectorTags(root_cause=True)
     test_params: ClassVar[dict[str, Any]] = {"window": 16, "n_memory": 10, "n_epochs": 2}
 
     def __init__(

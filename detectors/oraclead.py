@@ -39,9 +39,9 @@ Ours (tsadbench's choices):
   * fewer than 2 variables: no inter-variable structure to learn, the detector declares itself
     unavailable; a constant channel is a constant input (z-scored to 0 by the data layer) and
     needs no special case;
-  * root cause: ``score_channels`` gives, per point and variable, the row sum of ``|D^t − SLS|``
-    (the variable's share of the deviation, the paper's root-cause reading) at the window's last
-    point.
+  * root cause: ``score_with_channels`` gives, per point and variable, the row sum of
+    ``|D^t − SLS|`` (the variable's share of the deviation, the paper's root-cause reading)
+    at the window's last point.
 """
 
 from __future__ import annotations
@@ -393,17 +393,6 @@ class OracleAD(TorchDetector):
             loss = loss + self.lambda_dev * ((dist - self.sls_) ** 2).mean()
         return loss
 
-    def _train_step(
-        self, module: nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
-    ) -> float:
-        optimizer.zero_grad(set_to_none=True)
-        loss = self._loss(module, batch)
-        loss.backward()
-        if self.clip_norm:
-            nn.utils.clip_grad_norm_(module.parameters(), float(self.clip_norm))
-        optimizer.step()
-        return float(loss.detach())
-
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
         # the epoch's SLS, before its validation: the weights and the SLS they built go
         # together (in validation, from epoch 0 on, and in the checkpoint)
@@ -444,11 +433,6 @@ class OracleAD(TorchDetector):
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         return self._to_points(self._window_scores(X)[0], len(X))
-
-    def score_channels(self, X: Any) -> NDArray[np.float64]:
-        """Per point and variable (n_timestamps, n_channels): the variable's row sum of
-        ``|D − SLS|`` in the window ending at the point; larger = more involved."""
-        return self._score_with_channels(self._validate(X, fitted=True))[1]
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

@@ -537,12 +537,6 @@ class TadGAN(TorchDetector):
                 critics.append(module.critic_x(batch).float().cpu())
         return torch.cat(recs).numpy(), torch.cat(critics).numpy()
 
-    def score_channels(self, X: Any) -> NDArray[np.float64]:
-        """Each channel's ``point`` error of the median reconstruction, (n_timestamps, N): the
-        per-channel part of the reconstruction score (root cause)."""
-        arr = self._validate(X, fitted=True)
-        return self._channel_errors(arr, self.reconstruct(arr)[0])
-
     def _channel_errors(self, X: NDArray[np.float32], recs: NDArray[Any]) -> NDArray[np.float64]:
         points = windows_to_points(recs, len(X), self.window, self.score_stride, how="median")
         return np.abs(X.astype(np.float64) - points)
@@ -550,7 +544,9 @@ class TadGAN(TorchDetector):
     def _score_with_channels(
         self, X: NDArray[np.float32]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        recs, critics = self.reconstruct(X)  # the networks run once for both
+        """The scores and each channel's ``point`` error of the median reconstruction (the
+        per-channel part of the reconstruction score); the networks run once for both."""
+        recs, critics = self.reconstruct(X)
         return self._score_anomalies(X, recs, critics), self._channel_errors(X, recs)
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:

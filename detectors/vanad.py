@@ -49,8 +49,8 @@ from torch import nn
 
 from tsadbench.checks import is_number
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import DetectorTags, TorchDetector, halve_lr
-from tsadbench.registry import register_detector
+from tsadbench.detectors.base import TorchDetector, halve_lr
+from tsadbench.registry import Weights, register_detector
 
 MAE_FILE = "mae_visualize_vit_base.pth"
 MAE_URL = "https://dl.fbaipublicfiles.com/mae/visualize/" + MAE_FILE
@@ -67,14 +67,6 @@ def frozen_cache_dir() -> Path:
 
     env = os.environ.get("TSADBENCH_CACHE")
     return Path(env) if env else cache_dir() / "frozen"
-
-
-def weights_dir() -> Path:
-    """Where pretrained weights live: ``$TSADBENCH_WEIGHTS``, else the user cache."""
-    from tsadbench.fetch import cache_dir
-
-    env = os.environ.get("TSADBENCH_WEIGHTS")
-    return Path(env) if env else cache_dir() / "weights"
 
 
 # the masked autoencoder ---------------------------------------------------------------------
@@ -382,7 +374,6 @@ class MAF(nn.Module):
 class _VANADBase(TorchDetector):
     """What ``vanad`` and ``vanad_lite`` share: imaging, reconstruction, ADMM, flow, score."""
 
-    tags = DetectorTags(deterministic=True)
     shuffle: ClassVar[bool] = False  # the official loader does not shuffle training windows
     validation_size = 0.0  # no early stopping in the official code: the last epoch is kept
     patience = 0
@@ -597,6 +588,9 @@ class _VANADBase(TorchDetector):
         "itself, so its NLL is no likelihood (mean NLL −7.7 nats on N(0, 1), whose entropy is "
         "1.42). univariate_flow='official' keeps them, as the paper's MSL cell does.",
     ),
+    # no sha256 known here: the file cannot be fetched from this project's machines; a run
+    # records the sha256 of the file it loaded (provenance)
+    weights=Weights(url=MAE_URL, file=MAE_FILE, sha256=None, size="about 450 MB"),
 )
 class VANAD(_VANADBase):
     """VAN-AD with the MAE authors' ImageNet-pretrained ViT-B/16 MAE (frozen) and a trained flow.
@@ -730,6 +724,8 @@ decoder_heads : int
         self.device = device
 
     def weights_file(self) -> Path:
+        from tsadbench.fetch import weights_dir
+
         return Path(self.weights_path) if self.weights_path else weights_dir() / MAE_FILE
 
     def check_available(self, n_channels: int | None = None) -> str | None:

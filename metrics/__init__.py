@@ -31,7 +31,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +98,8 @@ def oracle_defaults(metric: str) -> dict[str, Any]:
     """The oracle's parameters for ``metric``: none where the search is exact over every
     distinct score in O(n log n); the size of the rank-quantile grid where each threshold costs
     O(n) (0 = every distinct score)."""
-    source = METRICS.entry(metric).meta.get("oracle_of") or metric
-    return {"n_thresholds": 250} if METRICS.entry(source).meta.get("oracle_grid") else {}
+    source = METRICS.entry(metric).info.oracle_of or metric
+    return {"n_thresholds": 250} if METRICS.entry(source).info.oracle_grid else {}
 
 
 def _resolve(given: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def parse_metric(full_name: str) -> MetricSpec:
     defaults = metric_defaults(metric)
     params = _resolve(_parse_params(m.group(2), text), defaults, f"The metric {metric!r}")
     name = _format(metric, params, defaults)
-    if not entry.meta.get("needs_threshold"):
+    if not entry.info.needs_threshold:
         if at:
             raise ValueError(
                 f"The metric {metric!r} is threshold-free; write {name!r}, not {text!r}."
@@ -189,7 +189,7 @@ def compute(
     """The value of one resolved metric on one series. ``train_energies``: the detector's
     per-window-position train energies, pooled by ``train_test_ratio(compat=...)``."""
     entry = METRICS.entry(spec.metric)
-    if entry.meta.get("root_cause"):
+    if entry.info.root_cause:
         raise ValueError(
             f"{spec.name!r} is a root-cause metric: it takes channel labels and per-channel "
             f"scores (compute_root_cause), not labels and scores."
@@ -198,13 +198,13 @@ def compute(
         return float(entry.obj(labels, scores, **spec.params))
     _, scores = check_labels_scores(labels, scores, name=spec.name, need_both_classes=False)
     if spec.protocol == "oracle":
-        source = entry.meta.get("oracle_of")
+        source = entry.info.oracle_of
         if source is None:
-            value, _ = entry.meta["oracle"](labels, scores, **spec.params, **spec.protocol_params)
+            value, _ = _oracle(spec.metric)(labels, scores, **spec.params, **spec.protocol_params)
             return float(value)
         # a companion (precision, recall) at the threshold that maximises its F1
         source_params = {k: v for k, v in spec.params.items() if k in metric_defaults(source)}
-        oracle = METRICS.entry(source).meta["oracle"]
+        oracle = _oracle(source)
         _, thr = oracle(labels, scores, **source_params, **spec.protocol_params)
         return float(entry.obj(labels, scores >= thr, **spec.params))
     if needs_train_energies(spec):
@@ -221,6 +221,13 @@ def compute(
     return float(entry.obj(labels, predicted, **spec.params))
 
 
+def _oracle(metric: str) -> Callable[..., tuple[float, float]]:
+    oracle = METRICS.entry(metric).info.oracle
+    if oracle is None:
+        raise ValueError(f"The metric {metric!r} declares no oracle (best value over thresholds).")
+    return oracle
+
+
 def needs_train_energies(spec: MetricSpec) -> bool:
     """Whether the metric's threshold pools the detector's window energies on train
     (``train_test_ratio(compat='anomaly_transformer')``), which the runner then computes."""
@@ -234,7 +241,7 @@ def reads_train_scores(spec: MetricSpec) -> bool:
 
 def is_root_cause(spec: MetricSpec) -> bool:
     """Whether the metric rates per-channel scores against channel labels (root cause)."""
-    return bool(METRICS.entry(spec.metric).meta.get("root_cause"))
+    return METRICS.entry(spec.metric).info.root_cause
 
 
 def compute_root_cause(spec: MetricSpec, channel_labels: Any, channel_scores: Any) -> float:

@@ -1,7 +1,7 @@
 """Root-cause metrics: how well a detector's per-channel scores name the channels at fault.
 
 They need what most datasets lack: channel-level labels (SMD's ``interpretation_label`` files,
-``Entity.channel_labels``) and a detector that gives per-channel scores (``score_channels``,
+``Entity.channel_labels``) and a detector that gives per-channel scores (``score_with_channels``,
 declared by ``DetectorTags.root_cause``). Where either is missing the runner leaves these metrics
 out of the record (never 0).
 

@@ -34,6 +34,12 @@ def cache_dir() -> Path:
     return Path(base) / "tsadbench"
 
 
+def weights_dir() -> Path:
+    """Where pretrained weights live: ``$TSADBENCH_WEIGHTS``, else the user cache."""
+    env = os.environ.get("TSADBENCH_WEIGHTS")
+    return Path(env) if env else cache_dir() / "weights"
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -1,12 +1,19 @@
 """One generic name -> factory registry, used for detectors, metrics and datasets.
 
-Each registry knows the built-in modules that register into it and an entry-point group
-through which installed packages add their own entries. Both are imported on first lookup,
-never at import time, so importing the registry stays cheap (no torch).
+Built-in entries are **discovered**, never listed by hand: a registry reads the source of each
+module of its package (``tsadbench.detectors``, ``tsadbench.metrics``, ``tsadbench.data``) and
+notes, without importing the module, which names it registers (its ``@register_*("name", ...)``
+decorators). Looking a name up imports only the module that registers it (a ``pca`` run never
+imports torch); listing names imports nothing built in. Installed packages add entries through
+an entry-point group, loaded on the first lookup of a name not built in, or on a listing.
+
+What an entry declares about itself is typed: :class:`DetectorInfo` (fidelity, the behavioural
+check's exemption, pretrained weights), :class:`MetricInfo` (threshold protocol, oracle,
+root cause).
 
 Examples
 --------
->>> @register_detector("iforest")
+>>> @register_detector("iforest", faithful=False, deviations=["sliding windows"])
 ... class WindowIForest(BaseDetector): ...
 >>> create_detector("iforest", window=128)
 >>> list_detectors("*forest*")
@@ -14,30 +21,87 @@ Examples
 
 from __future__ import annotations
 
+import ast
 import builtins
 import difflib
 import fnmatch
 import importlib
+import pkgutil
 import re
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (the info type)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
-class Entry(Generic[T]):
+class Weights:
+    """Pretrained weights a detector loads, declared in its registration (as timm keeps them):
+    where they come from, the file's name in the weights folder, its sha256 (verified on
+    download; None only where it is not known) and about how big it is."""
+
+    url: str
+    file: str
+    sha256: str | None
+    size: str
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What a detector declares about itself in ``register_detector``.
+
+    ``faithful`` / ``deviations``: its fidelity to the paper or official code; ``behaviour``: why
+    it cannot pass the behavioural check (``tsadbench.testing``) at its test settings (None: it
+    passes, and the conformance tests hold it to that); ``weights``: the pretrained weights it
+    loads, if any.
+    """
+
+    faithful: bool = True
+    deviations: tuple[str, ...] = ()
+    behaviour: str | None = None
+    weights: Weights | None = None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric declares about itself in ``register_metric``.
+
+    ``needs_threshold``: it rates 0/1 predictions, so it is written ``<metric>@<protocol>``;
+    ``oracle``: ``(labels, scores, **params) -> (value, threshold)``, its best value over
+    thresholds; ``oracle_of``: the metric whose best threshold it is reported at (a companion
+    such as a precision); ``oracle_grid``: the oracle searches a rank-quantile grid (each
+    threshold costs O(n)); ``root_cause``: it rates per-channel scores against channel labels;
+    ``count``: a count (TP, FP, FN), with no better or worse direction of its own.
+    """
+
+    needs_threshold: bool = False
+    oracle: Callable[..., tuple[float, float]] | None = None
+    oracle_of: str | None = None
+    oracle_grid: bool = False
+    root_cause: bool = False
+    count: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset loader declares about itself (nothing yet: a place for it)."""
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T, I]):
     """One registered component: its name, the object and what it declares about itself."""
 
     name: str
     obj: T
     description: str
-    meta: dict[str, Any] = field(default_factory=dict)
+    info: I
 
     @property
     def source(self) -> str:
@@ -51,39 +115,55 @@ def _first_line(obj: object) -> str:
     return doc.splitlines()[0].strip() if doc else ""
 
 
-class Registry(Generic[T]):
-    """A name -> object table with lazy loading of built-in and plug-in modules.
+class Registry(Generic[T, I]):
+    """A name -> object table whose built-in entries are discovered in a package.
 
     Parameters
     ----------
     kind : str
         What the registry holds, used in messages ("detector").
-    builtin_modules : iterable of str
-        Modules imported on first lookup; they register their entries when imported.
+    package : str or None
+        The package whose modules register the built-in entries (discovered statically: see
+        the module docstring). None: entries come from ``register`` calls and plug-ins only.
     entry_point_group : str or None
-        The ``importlib.metadata`` entry-point group scanned on first lookup. Loading an entry
-        point imports its module, which registers its entries.
+        The ``importlib.metadata`` entry-point group of plug-ins. Loading an entry point
+        imports its module, which registers its entries.
+    info : type
+        The dataclass of what an entry declares (``register``'s keywords build it).
+    decorator : str
+        The name of the function whose calls register into this registry in the package's
+        source (``register_detector``).
     """
 
     def __init__(
-        self, kind: str, builtin_modules: Iterable[str], entry_point_group: str | None = None
+        self,
+        kind: str,
+        package: str | None = None,
+        entry_point_group: str | None = None,
+        *,
+        info: Callable[..., I],
+        decorator: str = "register",
     ) -> None:
         self.kind = kind
-        self._pending = list(builtin_modules)  # built-in modules not imported yet
+        self._package = package
         self._entry_point_group = entry_point_group
-        self._entries: dict[str, Entry[T]] = {}
-        self._loaded = False
+        self._info = info
+        self._decorator = decorator
+        self._entries: dict[str, Entry[T, I]] = {}
+        self._index: dict[str, str] | None = None  # built-in name -> its module
+        self._plugins_loaded = False
 
     # registration -------------------------------------------------------------------------
     def register(
-        self, name: str, *, description: str | None = None, **meta: Any
+        self, name: str, *, description: str | None = None, **info: Any
     ) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name``; extra keywords are stored as meta."""
+        """Decorator that registers ``obj`` under ``name``; the keywords are its info."""
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(
                 f"A {self.kind} name must be lowercase snake_case (letters, digits, '_'). "
                 f"Got {name!r} instead."
             )
+        declared = self._info(**info)  # an unknown keyword is a TypeError naming it
 
         def decorator(obj: T) -> T:
             if name in self._entries:
@@ -92,24 +172,50 @@ class Registry(Generic[T]):
                     f"{self._entries[name].source}; names must be unique."
                 )
             desc = description if description is not None else _first_line(obj)
-            self._entries[name] = Entry(name=name, obj=obj, description=desc, meta=dict(meta))
+            self._entries[name] = Entry(name=name, obj=obj, description=desc, info=declared)
             return obj
 
         return decorator
 
-    # lookup ------------------------------------------------------------------------------
-    def _load(self, until: str | None = None) -> None:
-        """Import the built-in modules in order, then the plug-ins; with ``until``, stop as soon
-        as that name is registered (a run of ``pca`` never imports the torch detectors)."""
-        while self._pending:
-            if until is not None and until in self._entries:
-                return
-            importlib.import_module(self._pending.pop(0))
-        if self._loaded or (until is not None and until in self._entries):
+    # discovery ---------------------------------------------------------------------------
+    def builtin(self) -> dict[str, str]:
+        """Built-in name -> the module that registers it, read from the package's sources
+        (nothing is imported)."""
+        if self._index is None:
+            self._index = {}
+            # the package itself (light: its __init__), for its folders (__path__)
+            package = importlib.import_module(self._package) if self._package else None
+            for folder in getattr(package, "__path__", []):
+                for module in pkgutil.iter_modules([folder]):
+                    path = Path(folder) / f"{module.name}.py"
+                    if path.is_file():
+                        for name in self._declared(path.read_text(encoding="utf-8")):
+                            self._index.setdefault(name, f"{self._package}.{module.name}")
+        return self._index
+
+    def _declared(self, source: str) -> list[str]:
+        """The names a module's source registers: ``@<decorator>("name", ...)`` on its
+        classes and functions."""
+        names = []
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                continue
+            for deco in node.decorator_list:
+                if (
+                    isinstance(deco, ast.Call)
+                    and getattr(deco.func, "id", getattr(deco.func, "attr", None))
+                    == self._decorator
+                    and deco.args
+                    and isinstance(deco.args[0], ast.Constant)
+                    and isinstance(deco.args[0].value, str)
+                ):
+                    names.append(deco.args[0].value)
+        return names
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded or self._entry_point_group is None:
             return
-        self._loaded = True
-        if self._entry_point_group is None:
-            return
+        self._plugins_loaded = True
         for ep in entry_points(group=self._entry_point_group):
             try:
                 ep.load()
@@ -119,21 +225,25 @@ class Registry(Generic[T]):
                     f"entry-point group {self._entry_point_group!r}: "
                     f"{type(exc).__name__}: {exc}",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
 
-    def entry(self, name: str) -> Entry[T]:
-        """The registered entry for ``name``; unknown names raise with the closest names."""
-        self._load(until=name)
+    # lookup ------------------------------------------------------------------------------
+    def entry(self, name: str) -> Entry[T, I]:
+        """The registered entry for ``name`` (importing only the module that registers it);
+        unknown names raise with the closest names."""
+        if name not in self._entries and name in self.builtin():
+            importlib.import_module(self.builtin()[name])
+        if name not in self._entries:
+            self._load_plugins()
         try:
             return self._entries[name]
         except KeyError:
-            self._load()
-            close = difflib.get_close_matches(str(name), self._entries, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(str(name), self.list(), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(
                 f"Unknown {self.kind} {name!r}.{hint} "
-                f"Available: {', '.join(sorted(self._entries)) or 'none'}."
+                f"Available: {', '.join(self.list()) or 'none'}."
             ) from None
 
     def get(self, name: str) -> T:
@@ -147,58 +257,36 @@ class Registry(Generic[T]):
         return factory(**params)
 
     def list(self, pattern: str = "*") -> builtins.list[str]:
-        """Sorted registered names matching the shell-style wildcard ``pattern``."""
-        self._load()
-        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+        """Sorted names matching the shell-style wildcard ``pattern`` (built-in ones without
+        importing them; plug-ins are loaded)."""
+        self._load_plugins()
+        names = set(self.builtin()) | set(self._entries)
+        return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
-    def entries(self, pattern: str = "*") -> builtins.list[Entry[T]]:
-        return [self._entries[n] for n in self.list(pattern)]
+    def entries(self, pattern: str = "*") -> builtins.list[Entry[T, I]]:
+        """The entries matching ``pattern``, each module imported (for what they declare)."""
+        return [self.entry(n) for n in self.list(pattern)]
 
     def __contains__(self, name: object) -> bool:
-        self._load()
-        return name in self._entries
+        return isinstance(name, str) and name in self.list()
 
 
-DETECTORS: Registry[Any] = Registry(
+DETECTORS: Registry[Any, DetectorInfo] = Registry(
     "detector",
-    builtin_modules=(
-        "tsadbench.detectors.baselines",
-        "tsadbench.detectors.ae",
-        "tsadbench.detectors.memae",
-        "tsadbench.detectors.vanad",
-        "tsadbench.detectors.tadgan",
-        "tsadbench.detectors.oraclead",
-        "tsadbench.detectors.linear",
-        "tsadbench.detectors.anomaly_transformer",
-        "tsadbench.detectors.amad",
-    ),
-    entry_point_group="tsadbench.detectors",
+    "tsadbench.detectors",
+    "tsadbench.detectors",
+    info=DetectorInfo,
+    decorator="register_detector",
 )
-METRICS: Registry[Any] = Registry(
-    "metric",
-    builtin_modules=(
-        "tsadbench.metrics.point",
-        "tsadbench.metrics.pa",
-        "tsadbench.metrics.event",
-        "tsadbench.metrics.range",
-        "tsadbench.metrics.affiliation",
-        "tsadbench.metrics.pate",
-        "tsadbench.metrics.vus",
-        "tsadbench.metrics.overlap",
-        "tsadbench.metrics.rootcause",
-    ),
-    entry_point_group="tsadbench.metrics",
+METRICS: Registry[Any, MetricInfo] = Registry(
+    "metric", "tsadbench.metrics", "tsadbench.metrics", info=MetricInfo, decorator="register_metric"
 )
-DATASETS: Registry[Any] = Registry(
+DATASETS: Registry[Any, DatasetInfo] = Registry(
     "dataset",
-    builtin_modules=(
-        "tsadbench.data.synthetic",
-        "tsadbench.data.smd",
-        "tsadbench.data.nasa",
-        "tsadbench.data.nab",
-        "tsadbench.data.tables",
-    ),
-    entry_point_group="tsadbench.datasets",
+    "tsadbench.data",
+    "tsadbench.datasets",
+    info=DatasetInfo,
+    decorator="register_dataset",
 )
 
 
@@ -208,13 +296,15 @@ def register_detector(
     faithful: bool = True,
     deviations: Iterable[str] = (),
     behaviour: str | None = None,
-    **meta: Any,
+    weights: Weights | None = None,
 ) -> Callable[[T], T]:
-    """Register a detector class; ``faithful`` / ``deviations`` state its fidelity to the paper,
-    ``behaviour`` why it cannot pass the behavioural check (``tsadbench.testing``) at its test
-    settings (None: it passes, and the conformance tests hold it to that)."""
+    """Register a detector class with what it declares (:class:`DetectorInfo`)."""
     return DETECTORS.register(
-        name, faithful=faithful, deviations=tuple(deviations), behaviour=behaviour, **meta
+        name,
+        faithful=faithful,
+        deviations=tuple(deviations),
+        behaviour=behaviour,
+        weights=weights,
     )
 
 
@@ -226,16 +316,18 @@ def list_detectors(pattern: str = "*") -> list[str]:
     return DETECTORS.list(pattern)
 
 
-def register_metric(name: str, *, needs_threshold: bool = False, **meta: Any) -> Callable[[T], T]:
-    return METRICS.register(name, needs_threshold=needs_threshold, **meta)
+def register_metric(name: str, **info: Any) -> Callable[[T], T]:
+    """Register a metric function with what it declares (:class:`MetricInfo`)."""
+    return METRICS.register(name, **info)
 
 
 def list_metrics(pattern: str = "*") -> list[str]:
     return METRICS.list(pattern)
 
 
-def register_dataset(name: str, **meta: Any) -> Callable[[T], T]:
-    return DATASETS.register(name, **meta)
+def register_dataset(name: str) -> Callable[[T], T]:
+    """Register a dataset loader ``(data_root, **params) -> Dataset``."""
+    return DATASETS.register(name)
 
 
 def list_datasets(pattern: str = "*") -> list[str]:

@@ -104,8 +104,8 @@ def _new_record(s: RunSettings, p: Prepared, entity: Entity) -> RunRecord:
         detector=DetectorRef(
             name=s.detector,
             params=params,
-            faithful=p.meta.get("faithful", True),
-            deviations=[*p.meta.get("deviations", ()), *det.setting_deviations()],
+            faithful=p.info.faithful,
+            deviations=[*p.info.deviations, *det.setting_deviations()],
             comparable_scores=det.tags.comparable_scores,
         ),
         dataset=DatasetRef(

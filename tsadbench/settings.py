@@ -14,6 +14,7 @@ from tsadbench.checks import is_int, is_number
 
 if TYPE_CHECKING:
     from tsadbench.metrics import MetricSpec
+    from tsadbench.registry import DetectorInfo
 
 
 class ConfigError(ValueError):
@@ -101,10 +102,7 @@ def settings_from_config(cfg: Any) -> RunSettings:
 
     c = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(c, dict)
-    det = dict(c["detector"])
-    det.pop("_target_", None)
-    ds = dict(c["dataset"])
-    ds.pop("_target_", None)
+    det, ds = dict(c["detector"]), dict(c["dataset"])
     if "name" not in det or "name" not in ds:
         raise ConfigError("The detector and dataset configs must each have a 'name' key.")
     metrics = c.get("metrics", {}).get("names")
@@ -168,7 +166,7 @@ class Prepared:
     resolved metric set."""
 
     cls: Any
-    meta: dict[str, Any]
+    info: DetectorInfo
     scaler: str
     specs: list[MetricSpec]
 
@@ -203,4 +201,4 @@ def prepare(s: RunSettings) -> Prepared:
         raise ConfigError(
             f"The 'scaler' setting must be 'auto' or one of {SCALERS}. Got {s.scaler!r} instead."
         )
-    return Prepared(entry.obj, dict(entry.meta), scaler, specs)
+    return Prepared(entry.obj, entry.info, scaler, specs)

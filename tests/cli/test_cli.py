@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tsadbench import __version__, store
 from tsadbench.cli import app
+from tsadbench.provenance import code_identity
 from tsadbench.record import RunRecord
 
 FAST_MEMAE = [
@@ -358,3 +359,87 @@ def test_a_users_dataset_config_picks_up_a_papers_per_dataset_settings(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "window: 50" in done.stdout and "lambda_nf: 0.05" in done.stdout
     assert "path: /x/GECCO.csv" in done.stdout
+
+
+def test_a_pca_run_never_imports_torch(tmp_path):
+    """``python -X importtime`` over a ``pca`` run (its parent and, through the inherited
+    PYTHONPROFILEIMPORTTIME, its isolated child): no torch anywhere; the registry imports only
+    the module that registers pca."""
+    import os
+    import re
+
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    args = [
+        "detector=pca",
+        "dataset.length=300",
+        "dataset.n_anomalies=2",
+        f"results_dir={tmp_path}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "tsadbench", "run", *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
+    assert modules.count("tsadbench.isolation") == 2  # the parent's and the child's imports
+    assert "sklearn.decomposition" in modules  # the child's work is in the output
+    assert not [m for m in modules if re.match(r"(torch|timm|torchvision)(\.|$)", m)]
+    probe = (
+        "import sys; from tsadbench.registry import DETECTORS; DETECTORS.create('pca'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('torch', 'tsadbench.detectors.'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "['tsadbench.detectors.base', 'tsadbench.detectors.baselines']"
+
+
+THROWAWAY = '''
+"""Distance to the train mean: a throwaway detector, added in one module and one YAML."""
+
+import numpy as np
+
+from tsadbench.detectors import BaseDetector
+from tsadbench.registry import register_detector
+
+
+@register_detector("throwaway_mean", faithful=False, deviations=["a test's detector"])
+class ThrowawayMean(BaseDetector):
+    """Distance of each point to the train mean."""
+
+    def __init__(self, *, power: float = 2.0):
+        self.power = power
+
+    def _fit(self, X):
+        self.mean_ = X.mean(axis=0)
+
+    def _score(self, X):
+        return (np.abs(X - self.mean_) ** self.power).sum(axis=1)
+'''
+
+
+def test_a_detector_is_added_with_one_module_and_one_yaml(tmp_path, monkeypatch):
+    """The contributor guide's steps, for real: a module in the detectors package (here a
+    folder the package also searches) and its YAML; no list, registry or config to edit."""
+    import tsadbench.detectors
+    from tsadbench.registry import DETECTORS
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "throwaway.py").write_text(THROWAWAY)
+    (tmp_path / "conf" / "detector").mkdir(parents=True)
+    (tmp_path / "conf" / "detector" / "throwaway_mean.yaml").write_text(
+        "name: throwaway_mean\npower: 2.0\n"
+    )
+    monkeypatch.setattr(tsadbench.detectors, "__path__", [*tsadbench.detectors.__path__])
+    tsadbench.detectors.__path__.append(str(tmp_path / "src"))
+    monkeypatch.setattr(DETECTORS, "_index", None)  # discovered afresh
+    monkeypatch.setattr(DETECTORS, "_entries", dict(DETECTORS._entries))
+    assert "throwaway_mean" in DETECTORS.list()
+    result = invoke(
+        "run", "--config-dir", str(tmp_path / "conf"), "detector=throwaway_mean",
+        "detector.power=1.0", "isolate=false", "dataset.length=300", "dataset.n_anomalies=2",
+        f"results_dir={tmp_path / 'results'}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [record] = records(tmp_path / "results")
+    assert record.status == "ok" and record.detector.name == "throwaway_mean"
+    assert record.detector.params == {"power": 1.0} and record.detector.faithful is False
+    assert record.code == code_identity(DETECTORS.get("throwaway_mean"))

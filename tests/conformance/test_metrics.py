@@ -24,7 +24,7 @@ PERFECT_BELOW_ONE = {"r_auc_roc", "r_auc_pr"}
 
 
 def full_names(name: str) -> list[str]:
-    if METRICS.entry(name).meta.get("needs_threshold"):
+    if METRICS.entry(name).info.needs_threshold:
         return [f"{name}@{PROTOCOL_CALLS[p]}" for p in sorted(PROTOCOLS)]
     return [name]
 
@@ -33,11 +33,11 @@ def full_names(name: str) -> list[str]:
 CASES = [
     full
     for name in list_metrics()
-    if not METRICS.entry(name).meta.get("root_cause")
+    if not METRICS.entry(name).info.root_cause
     for full in full_names(name)
 ]
 # metrics that count (e.g. Orion's TP / FP / FN, summed over signals by the report), not rates
-COUNTS = {name for name in list_metrics() if METRICS.entry(name).meta.get("count")}
+COUNTS = {name for name in list_metrics() if METRICS.entry(name).info.count}
 
 
 def is_count(full: str) -> bool:

@@ -192,9 +192,9 @@ def test_amad_mixup_gate_and_mask_widths_are_trained():
 def test_amad_is_registered_as_a_reconstruction():
     from tsadbench.registry import DETECTORS
 
-    meta = DETECTORS.entry("amad").meta
-    assert meta["faithful"] is False
-    assert "reconstruction" in meta["deviations"][0]
+    info = DETECTORS.entry("amad").info
+    assert info.faithful is False
+    assert "reconstruction" in info.deviations[0]
     assert DETECTORS.entry("amad").description.startswith("AMAD, reconstructed")
     with pytest.raises(ValueError, match="init_widths"):
         _tiny(AMAD, init_widths=[0.0]).fit(_series(64))

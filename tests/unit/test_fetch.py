@@ -210,3 +210,32 @@ def test_offline_forbids_the_network(http, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="TSADBENCH_OFFLINE=1 forbids the network"):
         download(url + "a.bin", tmp_path / "a.bin", progress=False)
     assert log == []
+
+
+def test_weights_download_reads_the_declaration_beside_the_detector_and_verifies(
+    http, tmp_path, monkeypatch
+):
+    """``tsadbench weights download`` takes URL, file name and sha256 from the detector's
+    registration (``weights=Weights(...)``): no list of its own; a wrong file is refused."""
+    import dataclasses
+
+    from tsadbench.cli import app
+    from tsadbench.registry import DETECTORS, Weights
+
+    files, url, _ = http
+    files["w.pth"] = b"weights of a tiny network"
+    entry = DETECTORS.entry("vanad")
+    declared = Weights(url=f"{url}w.pth", file="mine.pth", sha256=sha(files["w.pth"]), size="1 kB")
+    patched = dataclasses.replace(entry, info=dataclasses.replace(entry.info, weights=declared))
+    monkeypatch.setitem(DETECTORS._entries, "vanad", patched)
+    monkeypatch.setenv("TSADBENCH_WEIGHTS", str(tmp_path))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["weights", "download", "vanad"])
+    assert ok.exit_code == 0, ok.stderr
+    assert (tmp_path / "mine.pth").read_bytes() == files["w.pth"]
+    assert sha(files["w.pth"]) in ok.stderr
+    files["w.pth"] = b"an html error page"
+    bad = runner.invoke(app, ["weights", "download", "vanad", "--dest", str(tmp_path / "x.pth")])
+    assert bad.exit_code == 1 and "checksum" in bad.stderr and not (tmp_path / "x.pth").exists()
+    none = runner.invoke(app, ["weights", "download", "pca"])
+    assert none.exit_code == 1 and "loads no pretrained weights; these do: vanad" in none.stderr

@@ -118,7 +118,7 @@ def test_score_is_prediction_error_times_deviation_and_names_root_causes():
     assert scores.shape == (120,) and np.isfinite(scores).all() and (scores >= 0).all()
     window = det.window
     assert (scores[: window - 1] == scores[window - 1]).all()  # the first window's score
-    channels = det.score_channels(x)
+    channels = det.score_with_channels(x)[1]
     assert channels.shape == (120, 3) and np.isfinite(channels).all()
     # by hand for the last window
     batch = torch.from_numpy(x[-window:][None])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,13 @@ import pytest
 from tsadbench.registry import DETECTORS, Registry, list_detectors
 
 
-def make_registry() -> Registry[object]:
-    reg: Registry[object] = Registry("thing", builtin_modules=())
+@dataclass(frozen=True)
+class Flavour:
+    flavour: str = "plain"
+
+
+def make_registry() -> Registry[object, Flavour]:
+    reg: Registry[object, Flavour] = Registry("thing", info=Flavour)
 
     @reg.register("alpha_one")
     def alpha_one(x: int = 1) -> int:
@@ -31,8 +37,61 @@ def test_register_create_list_and_describe():
     assert reg.list() == ["alpha_one", "alpha_two"]
     assert reg.list("*two") == ["alpha_two"]
     assert reg.entry("alpha_one").description == "The first thing."
-    assert reg.entry("alpha_two").meta == {"flavour": "b"}
+    assert reg.entry("alpha_two").info == Flavour("b")  # typed, not a dict of strings
+    assert reg.entry("alpha_one").info == Flavour()
     assert "alpha_one" in reg and "beta" not in reg
+    with pytest.raises(TypeError, match="colour"):
+        reg.register("alpha_three", colour="red")
+
+
+LIGHT = """
+from registry_target import REG
+
+@REG.register("feather")
+def feather():
+    return 1
+"""
+HEAVY = """
+import my_heavy_dependency  # not installed: listing and getting feather must not import this
+
+from registry_target import REG
+
+@REG.register("anvil")
+class Anvil: ...
+"""
+TARGET = """
+from dataclasses import dataclass
+
+from tsadbench.registry import Registry
+
+@dataclass(frozen=True)
+class Info: ...
+
+REG = Registry("thing", "my_things", info=Info)
+"""
+
+
+def test_builtins_are_discovered_in_their_package_and_imported_one_module_at_a_time(
+    tmp_path, monkeypatch
+):
+    """No hand-kept list: a module dropped into the package is found by reading its source;
+    listing imports nothing, a lookup imports only the module that registers the name."""
+    import importlib
+
+    pkg = tmp_path / "my_things"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "light.py").write_text(LIGHT)
+    (pkg / "heavy.py").write_text(HEAVY)
+    (tmp_path / "registry_target.py").write_text(TARGET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = importlib.import_module("registry_target").REG
+    assert reg.list() == ["anvil", "feather"]  # read from the sources
+    assert "my_things.light" not in sys.modules and "my_things.heavy" not in sys.modules
+    assert reg.create("feather") == 1
+    assert "my_things.light" in sys.modules and "my_things.heavy" not in sys.modules
+    with pytest.raises(ModuleNotFoundError, match="my_heavy_dependency"):
+        reg.get("anvil")
 
 
 def test_unknown_name_suggests_the_closest():
@@ -52,8 +111,8 @@ def test_builtin_detectors_are_registered():
     names = list_detectors()
     for name in ("iforest", "pca", "knn", "lof", "random", "ae", "memae"):
         assert name in names
-    assert DETECTORS.entry("memae").meta["faithful"] is False
-    assert DETECTORS.entry("memae").meta["deviations"]
+    assert DETECTORS.entry("memae").info.faithful is False
+    assert DETECTORS.entry("memae").info.deviations
 
 
 PLUGIN = '''

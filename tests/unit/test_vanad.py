@@ -267,7 +267,7 @@ def test_weights_download_command(http, tmp_path):
     assert dest.read_bytes() == files["mae.pth"]
     assert hashlib.sha256(files["mae.pth"]).hexdigest() in done.stderr
     missing = CliRunner().invoke(app, ["weights", "download", "nosuch"])
-    assert missing.exit_code == 1 and "no weights are known for 'nosuch'" in missing.stderr
+    assert missing.exit_code == 1 and "Unknown detector 'nosuch'" in missing.stderr
 
 
 def test_the_frozen_stage_is_cached_and_a_corrupt_entry_is_recomputed(tmp_path, monkeypatch):

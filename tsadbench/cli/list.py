@@ -19,10 +19,10 @@ def detectors(pattern: str = _PATTERN) -> None:
 
     table = Table("name", "faithful", "description", "deviations", title="detectors")
     for e in DETECTORS.entries(pattern):
-        devs = e.meta.get("deviations", ())
+        devs = e.info.deviations
         table.add_row(
             e.name,
-            "yes" if e.meta.get("faithful", True) else "no",
+            "yes" if e.info.faithful else "no",
             e.description,
             "\n".join(f"- {d}" for d in devs),
         )
@@ -55,10 +55,10 @@ def metrics(pattern: str = _PATTERN) -> None:
 
     table = Table("name", "threshold", "parameters", "description", title="metrics")
     for e in METRICS.entries(pattern):
-        if e.meta.get("oracle_of"):
-            kind = f"protocol (oracle: at the best {e.meta['oracle_of']})"
+        if e.info.oracle_of:
+            kind = f"protocol (oracle: at the best {e.info.oracle_of})"
         else:
-            kind = "protocol" if e.meta.get("needs_threshold") else "free"
+            kind = "protocol" if e.info.needs_threshold else "free"
         table.add_row(e.name, kind, params(metric_defaults(e.name)), e.description)
     console().print(table)
 

@@ -31,7 +31,7 @@ def detector_config(name: str) -> dict[str, Any]:
 
     from tsadbench.registry import DETECTORS
 
-    cfg: dict[str, Any] = {"_target_": "tsadbench.registry.create_detector", "name": name}
+    cfg: dict[str, Any] = {"name": name}
     for p in list(inspect.signature(DETECTORS.get(name).__init__).parameters.values())[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
@@ -42,18 +42,15 @@ def detector_config(name: str) -> dict[str, Any]:
 
 
 def _store_plugin_configs() -> None:
-    """Give Hydra a config for each detector that has no YAML (installed plug-ins), so that
-    ``detector=<name>`` works for them as for ours."""
-    from importlib.resources import files
-
+    """Give Hydra a config for each installed plug-in detector (built from its ``__init__``:
+    plug-ins ship no YAML), so that ``detector=<name>`` works for them as for ours. Built-in
+    detectors each have their YAML (a test checks it) and are not imported here."""
     from hydra.core.config_store import ConfigStore
 
     from tsadbench.registry import DETECTORS
 
-    shipped = files("tsadbench.conf") / "detector"
-    for name in DETECTORS.list():
-        if not (shipped / f"{name}.yaml").is_file():
-            ConfigStore.instance().store(group="detector", name=name, node=detector_config(name))
+    for name in sorted(set(DETECTORS.list()) - set(DETECTORS.builtin())):
+        ConfigStore.instance().store(group="detector", name=name, node=detector_config(name))
 
 
 def _hydra_main() -> None:
