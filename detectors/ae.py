@@ -87,7 +87,8 @@ class WindowAutoencoder(TorchDetector):
         return torch.mean((module(batch) - batch) ** 2)
 
     def _channel_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        return (module(batch) - batch) ** 2  # (B, window, N)
+        result: torch.Tensor = (module(batch) - batch) ** 2  # (B, window, N)
+        return result
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return self._channel_batch(module, batch).mean(dim=2)  # (B, window)

@@ -81,8 +81,13 @@ class DataEmbedding(nn.Module):
         self.register_buffer("pe", pe, persistent=False)
         self.dropout = nn.Dropout(dropout)
 
+    pe: torch.Tensor  # the position encoding, a buffer
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.token(x.transpose(1, 2)).transpose(1, 2) + self.pe[: x.shape[1]])
+        out: torch.Tensor = self.dropout(
+            self.token(x.transpose(1, 2)).transpose(1, 2) + self.pe[: x.shape[1]]
+        )
+        return out
 
 
 def gaussian_prior(sigma: torch.Tensor, window: int) -> torch.Tensor:

@@ -208,8 +208,8 @@ class BaseDetector:
         arr = self._validate(X, fitted=True)
         if not self.tags.root_cause:
             raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
-        scores, channels = self._score_with_channels(arr)
-        channels = np.asarray(channels, dtype=np.float64)
+        scores, given = self._score_with_channels(arr)
+        channels: NDArray[np.float64] = np.asarray(given, dtype=np.float64)
         if channels.shape != arr.shape:
             raise ValueError(
                 f"{type(self).__name__} gave per-channel scores of shape {channels.shape} for "
@@ -232,7 +232,8 @@ class BaseDetector:
                 f"{type(self).__name__} produced {int((~np.isfinite(scores)).sum())} "
                 f"non-finite score(s); the model diverged or the input is degenerate."
             )
-        return scores
+        result: NDArray[np.float64] = scores
+        return result
 
     def n_parameters(self) -> int | None:
         """Number of learned parameters, where the notion applies (neural networks)."""
@@ -522,7 +523,8 @@ class TorchDetector(BaseDetector):
         self.module_.eval()
         with torch.no_grad():
             parts = [batch_fn(self.module_, b).double().cpu() for b in self._batches(windows)]
-        return torch.cat(parts).numpy()  # type: ignore[no-any-return]
+        values: NDArray[np.float64] = torch.cat(parts).numpy()
+        return values
 
     def _to_points(self, values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
         return windows_to_points(

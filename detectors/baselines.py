@@ -156,7 +156,8 @@ class WindowPCA(WindowDetector):
 
     def _score_windows(self, F: NDArray[np.float32]) -> NDArray[np.float64]:
         rec = self.model_.inverse_transform(self.model_.transform(F))
-        return np.square(np.asarray(F, dtype=np.float64) - rec).mean(axis=1)
+        result: NDArray[np.float64] = np.square(np.asarray(F, dtype=np.float64) - rec).mean(axis=1)
+        return result
 
 
 @register_detector("knn", faithful=False, deviations=_WINDOWED)

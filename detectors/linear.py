@@ -93,6 +93,8 @@ class _DLinearNet(nn.Module):
     are linear in the window, the forward pass folds them into one weight,
     ``W_s + (W_t − W_s) A``, which gives the same output without decomposing every window."""
 
+    avg: torch.Tensor  # the moving average's matrix, a buffer
+
     def __init__(self, length: int, n: int, individual: bool, kernel: int) -> None:
         super().__init__()
         self.register_buffer("avg", moving_average_matrix(length, kernel))
@@ -112,7 +114,8 @@ class _NLinearNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = x[:, -1:]
-        return self.linear(x - last) + last
+        result: torch.Tensor = self.linear(x - last) + last
+        return result
 
 
 class _LinearReconstructor(TorchDetector):
@@ -130,16 +133,20 @@ class _LinearReconstructor(TorchDetector):
         "patience": 0,
     }
 
+    individual: bool  # set by the subclasses' __init__
+
     def check_params(self) -> None:
         super().check_params()
         self._check_param("window", self.window >= 2, "an int >= 2")
         self._check_param("individual", isinstance(self.individual, bool), "true or false")
 
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        return ((module(batch) - batch) ** 2).mean()
+        result: torch.Tensor = ((module(batch) - batch) ** 2).mean()
+        return result
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        return ((module(batch) - batch) ** 2).mean(dim=2)
+        result: torch.Tensor = ((module(batch) - batch) ** 2).mean(dim=2)
+        return result
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
         halve_lr(optimizer, self.lr, epoch)  # the codes' ``type1``

@@ -181,11 +181,13 @@ class MemAE(TorchDetector):
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         rec, w = module(batch)
         entropy = -(w * torch.log(w + 1e-12)).sum(dim=1).mean()
-        return F.mse_loss(rec, batch) + self.entropy_weight * entropy
+        result: torch.Tensor = F.mse_loss(rec, batch) + self.entropy_weight * entropy
+        return result
 
     def _channel_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         rec, _ = module(batch)
-        return (rec - batch) ** 2  # (B, window, N)
+        result: torch.Tensor = (rec - batch) ** 2  # (B, window, N)
+        return result
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return self._channel_batch(module, batch).mean(dim=2)  # (B, window)

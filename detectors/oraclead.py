@@ -223,7 +223,8 @@ class OracleADNet(nn.Module):
         alpha = torch.softmax(self.pool(h)[..., 0], dim=2)  # over the L-1 steps
         c = (alpha[..., None] * h).sum(dim=2).transpose(0, 1)  # (B, N, d)
         mixed, _ = self.mhsa(c, c, c, need_weights=False)
-        return c + mixed if self.residual else mixed
+        result: torch.Tensor = c + mixed if self.residual else mixed
+        return result
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(outputs (B, L, N): reconstruction of steps 1..L-1 and prediction of step L, C*)."""

@@ -79,7 +79,7 @@ def rolling_mean(x: NDArray[np.float64], window: int) -> NDArray[np.float64]:
     return np.where(count >= max(window // 2, 1), out, np.nan)
 
 
-def area_error(y: NDArray[np.float64], y_hat: NDArray[np.float64], window: int = 10) -> Any:
+def area_error(y: NDArray[np.floating], y_hat: NDArray[np.floating], window: int = 10) -> Any:
     """|trapezoid integral of y − of ŷ| over the centred window of each point (Orion's
     ``_area_error``: ``rolling(window, center=True, min_periods=window // 2).apply(trapz)``)."""
 
@@ -95,7 +95,7 @@ def area_error(y: NDArray[np.float64], y_hat: NDArray[np.float64], window: int =
     return np.abs(integral(np.asarray(y, np.float64)) - integral(np.asarray(y_hat, np.float64)))
 
 
-def dtw_error(y: NDArray[np.float64], y_hat: NDArray[np.float64], window: int = 10) -> Any:
+def dtw_error(y: NDArray[np.floating], y_hat: NDArray[np.floating], window: int = 10) -> Any:
     """Orion's ``_dtw_error``: the DTW distance (squared point cost, square root of the total,
     pyts' classic ``dtw``) between the true and reconstructed segments of
     ``window // 2 * 2 + 1`` points centred on each point, zero-padded at both ends; Orion
@@ -128,7 +128,7 @@ def dtw_error(y: NDArray[np.float64], y_hat: NDArray[np.float64], window: int = 
 
 
 def reconstruction_error(
-    y: NDArray[np.float64], y_hat: NDArray[np.float64], kind: str, score_window: int = 10
+    y: NDArray[np.floating], y_hat: NDArray[np.floating], kind: str, score_window: int = 10
 ) -> NDArray[np.float64]:
     """Per-point error of one channel: ``point``, ``area`` or ``dtw`` (Orion's definitions)."""
     if kind == "point":
@@ -263,7 +263,10 @@ class TadGANNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, window, N) -> (B, latent, N)
         h, _ = self.enc_lstm(x)
-        return self.enc_dense(h.flatten(1)).view(-1, self.latent_dim, self.n_channels)
+        result: torch.Tensor = self.enc_dense(h.flatten(1)).view(
+            -1, self.latent_dim, self.n_channels
+        )
+        return result
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:  # (B, latent, N) -> (B, window, N)
         h = self.gen_dense(z.flatten(1)).view(-1, self.window // 2, self.n_channels)
@@ -273,10 +276,12 @@ class TadGANNet(nn.Module):
         return torch.tanh(self.gen_out(h))
 
     def critic_x(self, x: torch.Tensor) -> torch.Tensor:  # (B, window, N) -> (B,)
-        return self.critic_x_net(x.transpose(1, 2))[:, 0]
+        result: torch.Tensor = self.critic_x_net(x.transpose(1, 2))[:, 0]
+        return result
 
     def critic_z(self, z: torch.Tensor) -> torch.Tensor:  # (B, latent, N) -> (B,)
-        return self.critic_z_net(z)[:, 0]
+        result: torch.Tensor = self.critic_z_net(z)[:, 0]
+        return result
 
 
 def gradient_penalty(critic: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -284,7 +289,8 @@ def gradient_penalty(critic: Any, real: torch.Tensor, fake: torch.Tensor) -> tor
     alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grads,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    result: torch.Tensor = ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return result
 
 
 @contextmanager
@@ -529,6 +535,7 @@ class TadGAN(TorchDetector):
         Cx(x), (n_windows,), in evaluation mode."""
         windows = sliding_windows(X, self.window, self.score_stride)
         module = self.module_
+        assert isinstance(module, TadGANNet)
         module.eval()
         recs, critics = [], []
         with torch.no_grad():

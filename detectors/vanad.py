@@ -108,7 +108,7 @@ class MAE(nn.Module):
     ) -> None:
         from functools import partial
 
-        from timm.layers import PatchEmbed
+        from timm.layers.patch_embed import PatchEmbed
         from timm.models.vision_transformer import Block
 
         super().__init__()
@@ -117,7 +117,8 @@ class MAE(nn.Module):
                 f"The MAE's image size ({img_size}) must be a multiple of its patch size "
                 f"({patch_size})."
             )
-        norm = partial(nn.LayerNorm, eps=1e-6)
+        # a partial, as timm's own ViT builds it (timm annotates norm_layer as a class)
+        norm: Any = partial(nn.LayerNorm, eps=1e-6)
         self.patch_size = patch_size
         self.grid = img_size // patch_size
         n = self.grid**2
@@ -326,6 +327,7 @@ class MADE(nn.Module):
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = v
         for i, linear in enumerate(self.linears):
+            assert isinstance(linear, nn.Linear)
             if i:
                 h = self.activation(h)
             h = F.linear(h, linear.weight * getattr(self, f"mask{i}"), linear.bias)
@@ -338,6 +340,8 @@ class MAF(nn.Module):
     reversed order of the one before, and a unit-variance Gaussian base with mean μ₀
     (``random_base=True``: drawn once from N(0, I) and fixed, as the official code does);
     ``univariate``: the masks for N = 1 (see :class:`MADE`)."""
+
+    base_mean: torch.Tensor  # the base distribution's mean, a buffer
 
     def __init__(
         self,
@@ -544,7 +548,8 @@ class _VANADBase(TorchDetector):
 
     def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         nll = -module.log_prob(batch.reshape(-1, batch.shape[2]))  # type: ignore[operator]
-        return self.lambda_nf * nll.mean()
+        result: torch.Tensor = self.lambda_nf * nll.mean()
+        return result
 
     def _train_step(
         self, module: nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
@@ -761,8 +766,8 @@ decoder_heads : int
 
                 state = hf_to_mae(load_file(str(path)))
             else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                state = state.get("model", state) if isinstance(state, dict) else state
+                loaded: Any = torch.load(path, map_location="cpu", weights_only=True)
+                state = loaded.get("model", loaded) if isinstance(loaded, dict) else loaded
         except ImportError:
             raise ValueError(
                 f"{path} is a safetensors file: reading it needs `pip install safetensors`."

@@ -67,13 +67,17 @@ def _precision_integral(
         min_piece = (np.minimum(d_max, m) ** 2 - np.minimum(d_min, m) ** 2) / 2 + m * (
             np.maximum(d_max, m) - np.maximum(d_min, m)
         )
-        return width - ((j1 - j0) * width + (d_max**2 - d_min**2) / 2 + min_piece) / size
+        result: FloatArray = (
+            width - ((j1 - j0) * width + (d_max**2 - d_min**2) / 2 + min_piece) / size
+        )
+        return result
 
     left_end = np.minimum(e, j0)
     left = np.where(s < j0, outside(j0 - left_end, j0 - s), 0.0)
     right_start = np.maximum(s, j1)
     right = np.where(e > j1, outside(right_start - j1, e - j1), 0.0)
-    return middle + left + right
+    result: FloatArray = middle + left + right
+    return result
 
 
 def _recall_integral(
@@ -108,7 +112,8 @@ def _recall_integral(
         + flat_len2 * (1 - (e1 - e) / size)
     )
     right = np.where(b > e, right, 0.0)
-    return overlap + left + right
+    result: FloatArray = overlap + left + right
+    return result
 
 
 def affiliation_pr(

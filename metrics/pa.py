@@ -66,7 +66,8 @@ def point_adjust(labels: Any, predictions: Any, *, k: float = 0.0) -> NDArray[np
     hit = (csum[ends] - csum[starts]) > k / 100 * (ends - starts)
     for s, e in zip(starts[hit], ends[hit], strict=True):
         p[s:e] = True
-    return p
+    result: NDArray[np.bool_] = p
+    return result
 
 
 def delay_adjust(labels: Any, predictions: Any, *, delay: int = 7) -> NDArray[np.bool_]:
@@ -79,7 +80,8 @@ def delay_adjust(labels: Any, predictions: Any, *, delay: int = 7) -> NDArray[np
     hit = (csum[np.minimum(starts + delay + 1, ends)] - csum[starts]) > 0
     for s, e, h in zip(starts, ends, hit, strict=True):
         p[s:e] = h
-    return p
+    result: NDArray[np.bool_] = p
+    return result
 
 
 def _effective_pa_k(s: NDArray[np.float64], y: NDArray[np.int8], k: float) -> NDArray[np.float64]:
@@ -91,7 +93,8 @@ def _effective_pa_k(s: NDArray[np.float64], y: NDArray[np.int8], k: float) -> ND
         if m <= b - a:  # the m-th largest score of the event fills it
             v = np.partition(s[a:b], (b - a) - m)[(b - a) - m]
             out[a:b] = np.maximum(s[a:b], v)
-    return out[y == 1]
+    result: NDArray[np.float64] = out[y == 1]
+    return result
 
 
 def _effective_delay(

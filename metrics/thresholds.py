@@ -198,7 +198,8 @@ def _extreme_quantile(init: float, peaks: FloatArray, n: int, q: float) -> float
     r = q * n / len(peaks)
     if gamma == 0:
         return init - sigma * float(np.log(r))
-    return init + sigma / gamma * (r ** (-gamma) - 1)
+    result: float = init + sigma / gamma * (r ** (-gamma) - 1)
+    return result
 
 
 def pot(
@@ -243,12 +244,14 @@ def fixed(test: FloatArray, train: FloatArray | None, *, t: float | None = None)
 def _dilate(mask: NDArray[np.bool_], radius: int) -> NDArray[np.bool_]:
     """``mask`` with every True spread ``radius`` points each way."""
     if radius <= 0 or not mask.any():
-        return mask.copy()
+        unchanged: NDArray[np.bool_] = mask.copy()
+        return unchanged
     c = np.concatenate([[0], np.cumsum(mask)])
     n = len(mask)
     idx = np.arange(n)
     lo, hi = np.maximum(idx - radius, 0), np.minimum(idx + radius + 1, n)
-    return (c[hi] - c[lo]) > 0
+    result: NDArray[np.bool_] = (c[hi] - c[lo]) > 0
+    return result
 
 
 def _window_sequences(

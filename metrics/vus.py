@@ -54,7 +54,8 @@ def _check(window: Any, n_thresholds: Any) -> tuple[int, int]:
 def rank_thresholds(scores: FloatArray, n_thresholds: int) -> FloatArray:
     """The scores at ranks ``linspace(0, n - 1, n_thresholds)`` of the descending order."""
     desc = np.sort(scores)[::-1]
-    return desc[np.linspace(0, len(scores) - 1, n_thresholds).astype(int)]
+    result: FloatArray = desc[np.linspace(0, len(scores) - 1, n_thresholds).astype(int)]
+    return result
 
 
 def _count_ge(sorted_values: FloatArray, thresholds: FloatArray) -> FloatArray:
@@ -68,7 +69,8 @@ def _sum_ge(
 ) -> FloatArray:
     """Sum of the weights of the items whose value is >= each threshold (items sorted by value)."""
     suffix = np.r_[np.cumsum(sorted_weights[::-1])[::-1], 0.0]
-    return suffix[np.searchsorted(sorted_values, thresholds, side="left")]
+    result: FloatArray = suffix[np.searchsorted(sorted_values, thresholds, side="left")]
+    return result
 
 
 def _merged_zones(starts: IntArray, ends: IntArray, half: int, n: int) -> tuple[IntArray, IntArray]:

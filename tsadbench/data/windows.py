@@ -31,7 +31,7 @@ every point gets a finite value. Point 0 is always covered.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,7 +60,10 @@ def n_windows(n: int, window: int, stride: int = 1) -> int:
     return (n - window) // stride + 1
 
 
-def sliding_windows(x: NDArray[np.generic], window: int, stride: int = 1) -> NDArray[np.generic]:
+Scalar = TypeVar("Scalar", bound=np.generic)
+
+
+def sliding_windows(x: NDArray[Scalar], window: int, stride: int = 1) -> NDArray[Scalar]:
     """Read-only strided view of the windows of ``x``, without copying.
 
     Parameters
@@ -79,7 +82,10 @@ def sliding_windows(x: NDArray[np.generic], window: int, stride: int = 1) -> NDA
     count = n_windows(x.shape[0], window, stride)
     shape = (count, window, *x.shape[1:])
     strides = (x.strides[0] * stride, *x.strides)
-    return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    view: NDArray[Scalar] = np.lib.stride_tricks.as_strided(
+        x, shape=shape, strides=strides, writeable=False
+    )
+    return view
 
 
 def windows_to_points(
