@@ -264,7 +264,7 @@ class AnomalyTransformer(TorchDetector):
         split (0: the official one is the test set).
     """
 
-    tags = DetectorTags()
+    tags = DetectorTags(window_energies=True)
     validation_stride: ClassVar[int | None] = None  # the training stride (SMD: 100)
     # Overlapping score windows and lr 1e-3: with the official non-overlapping ones
     # (score_stride = window), the softmax at temperature 50 puts each window's score on one

@@ -44,12 +44,16 @@ class DetectorTags:
         hook: ``_score_with_channels``; torch window detectors: ``_channel_batch``); the runner
         stores the channels beside the scores and computes the root-cause metrics where the
         data has channel labels.
+    window_energies : ``window_energies(X)`` gives the energy of every position of every window
+        (the Anomaly Transformer's), which ``train_test_ratio(compat='anomaly_transformer')``
+        pools from the train split; the runner computes it only for that protocol.
     """
 
     multivariate: bool = True
     scaler: str = "zscore"
     comparable_scores: bool = True
     root_cause: bool = False
+    window_energies: bool = False
 
 
 def check_series(
@@ -220,6 +224,11 @@ class BaseDetector:
     def _score_with_channels(self, X: NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
         """The hook of ``score_with_channels`` (validated input, fitted detector)."""
         raise NotImplementedError(f"{type(self).__name__} gives no per-channel scores.")
+
+    def window_energies(self, X: Any) -> NDArray[np.float64]:
+        """The energy of every position of every window of ``X``, flattened, for a detector
+        whose tags declare ``window_energies``."""
+        raise NotImplementedError(f"{type(self).__name__} gives no window energies.")
 
     def _checked(self, scores: Any, n: int) -> NDArray[np.float64]:
         scores = np.asarray(scores, dtype=np.float64)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from tsadbench.checks import is_int
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import BaseDetector
+from tsadbench.detectors.base import BaseDetector, DetectorTags
 from tsadbench.registry import register_detector
 
 
@@ -252,6 +252,8 @@ class RandomDetector(BaseDetector):
     ----------
     random_state : int or None
     """
+
+    tags = DetectorTags(window_energies=True)
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state

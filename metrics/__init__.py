@@ -211,9 +211,9 @@ def compute(
         if train_energies is None:
             raise ValueError(
                 f"{spec.name!r} pools the detector's window energies on the train split, as the "
-                f"Anomaly Transformer's code does; none were given (detectors with "
-                f"'window_energies': anomaly_transformer, amad; a run stores them only when its "
-                f"metric set asks for this protocol)."
+                f"Anomaly Transformer's code does; none were given (detectors whose tags declare "
+                f"window_energies: anomaly_transformer, amad, random; a run stores them only "
+                f"when its metric set asks for this protocol)."
             )
         train_scores = train_energies
     train = None if train_scores is None else np.asarray(train_scores, dtype=np.float64)

@@ -73,8 +73,8 @@ class Job:
 def fit_score(job: Job) -> FitScore:
     """Create, fit and score one detector; time per phase, peak memory (and peak CUDA memory
     when the detector used a GPU), size and the GPU's model. The detector's window energies on
-    train (float32) when ``job.energies`` and it has ``window_energies``. Torch's thread count
-    is set for the run and restored after it."""
+    train (float32) when ``job.energies`` and its tags declare ``window_energies``. Torch's
+    thread count is set for the run and restored after it."""
     det = DETECTORS.create(job.name, **job.params)
     torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
     if torch is None or job.threads is None:
@@ -104,7 +104,7 @@ def _fit_score(det: Any, job: Job) -> FitScore:
         t2 = time.perf_counter()
         train_scores = det.score(job.train)  # for the label-free threshold protocols
         train_energies = None
-        if job.energies and callable(getattr(det, "window_energies", None)):
+        if job.energies and det.tags.window_energies:
             train_energies = det.window_energies(job.train).astype(np.float32)
         t3 = time.perf_counter()
     gpu = None

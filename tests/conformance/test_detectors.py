@@ -148,3 +148,16 @@ def test_it_detects_with_the_right_direction_and_alignment(name):
         pytest.xfail(why)
     found = check_detector(name, folder=FIXTURES)  # its test_params and test_fixture
     print(found.summary())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_window_energies_are_given_and_undeclared_ones_refused(name, small_entity):
+    """The ``window_energies`` capability is a declared tag with one hook: a detector that
+    declares it gives finite energies, one that does not refuses by name."""
+    det = make(name).fit(small_entity.train)
+    if det.tags.window_energies:
+        energies = det.window_energies(small_entity.train)
+        assert energies.ndim == 1 and len(energies) > 0 and np.isfinite(energies).all()
+    else:
+        with pytest.raises(NotImplementedError, match="gives no window energies"):
+            det.window_energies(small_entity.train)
