@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -399,7 +400,20 @@ class TorchDetector(BaseDetector):
         c("validation_size", is_number(v) and 0 <= v < 1, "a float in [0, 1)")
         p = self.patience
         c("patience", is_int(p) and p >= 0, "an int >= 0 (0 = off)")
-        c("device", isinstance(self.device, str), "'auto', 'cpu' or 'cuda[:i]'")
+        d = self.device
+        c(
+            "device",
+            isinstance(d, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", d) is not None,
+            "'auto', 'cpu' or 'cuda[:i]'",
+        )
+
+    def check_available(self, n_channels: int | None = None) -> str | None:
+        """Also: ``device=cuda`` needs a visible CUDA GPU (checked before any data is loaded)."""
+        import torch
+
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            return f"device={self.device!r} was asked for but no CUDA GPU is visible here."
+        return super().check_available(n_channels)
 
     def _batches(
         self,

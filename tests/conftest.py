@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from tsadbench.data import Entity, load_dataset
 
@@ -18,6 +19,12 @@ os.environ["TSADBENCH_CACHE"] = tempfile.mkdtemp(prefix="tsadbench-test-cache-")
 os.environ.update(
     dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1")
 )
+
+
+# no per-example time limit in property tests: on a busy machine an example may take longer
+# than hypothesis's 200 ms default, and a test must not fail because the machine is busy
+settings.register_profile("tsadbench", deadline=None)
+settings.load_profile("tsadbench")
 
 
 @pytest.fixture(scope="session")

@@ -191,7 +191,9 @@ def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
         job_file, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
         job_file.write_bytes(pickle.dumps(job, protocol=5))
         cmd = [sys.executable, "-m", __name__, str(job_file), str(out), str(os.getpid())]
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        # its own process group (session): a timeout or an interrupt ends the run and every
+        # process the detector started, not only the direct child
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -199,9 +201,7 @@ def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
                 f"the run took longer than timeout_s={timeout_s} s and was stopped"
             ) from None
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _end_group(proc)
         if not out.is_file():
             code = proc.returncode
             if code == -signal.SIGINT:  # Ctrl-C reached the run: stop, record nothing
@@ -222,13 +222,26 @@ def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
     return result
 
 
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the run's process group (the child and whatever it started) and reap the child."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+    proc.wait()
+
+
 def _child_main(job: str, out: str, parent: int) -> None:
     """The isolated process: run ``fit_score`` on the pickled job, write the pickled result."""
     import pickle
 
     _die_with_parent(parent)
+    data = Path(job).read_bytes()
+    Path(job).unlink()  # the job's data leaves no copy on disk once read
     try:
-        result: tuple[Any, ...] = ("ok", fit_score(pickle.loads(Path(job).read_bytes())))
+        result: tuple[Any, ...] = ("ok", fit_score(pickle.loads(data)))
     except (Exception, SystemExit) as exc:  # not KeyboardInterrupt: Ctrl-C ends with no result
         result = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
     tmp = Path(out).with_suffix(".tmp")

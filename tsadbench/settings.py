@@ -99,8 +99,15 @@ def default_data_root() -> Path:
 def settings_from_config(cfg: Any) -> RunSettings:
     """Turn the composed config (an OmegaConf DictConfig) into checked ``RunSettings``."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
 
-    c = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        c = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:  # '???': a parameter without a default, not given
+        key = exc.full_key or "?"
+        raise ConfigError(
+            f"The setting {key!r} must be given (it has no default): add {key}=VALUE."
+        ) from None
     assert isinstance(c, dict)
     det, ds = dict(c["detector"]), dict(c["dataset"])
     if "name" not in det or "name" not in ds:
@@ -116,6 +123,11 @@ def settings_from_config(cfg: Any) -> RunSettings:
     if label is not None and (not isinstance(label, str) or not label):
         raise ConfigError(f"The 'dataset.label' setting must be a non-empty string. Got {label!r}.")
     reduced = c.get("reduced")
+    if c.get("timeout_s") is not None and c.get("isolate") is False:
+        raise ConfigError(
+            "The 'timeout_s' setting needs isolate=true: a run in this process cannot be "
+            f"stopped. Got timeout_s={c['timeout_s']!r} with isolate=false."
+        )
     return RunSettings(
         detector=det.pop("name"),
         detector_params=det,

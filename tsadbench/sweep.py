@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from tsadbench.record import RunRecord
 
 JOB_FILE = "job.json"
+#: jobs of the last sweep of this process that failed (set when it ends): ``tsadbench run -m``
+#: then exits 1
+FAILED_JOBS = 0
 
 
 def write_job_status(folder: str | Path, status: Mapping[str, Any]) -> None:
@@ -115,6 +118,8 @@ class SweepProgress(Callback):
         if self._live:
             self._progress.stop()
         done, failed, _ = self._counts()
+        global FAILED_JOBS
+        FAILED_JOBS = failed
         print(
             f"sweep finished in {time.perf_counter() - self._t0:.0f} s: {done} jobs, "
             f"{failed} of them with runs that failed; records in {config.results_dir} "

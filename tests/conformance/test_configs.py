@@ -40,10 +40,13 @@ def test_top_level_settings_are_typed_by_the_schema():
 
     from tsadbench.settings import settings_from_config
 
-    with composed("force=no", "isolate=off", "timeout_s=5", "results_dir=/tmp/x") as cfg:
-        assert cfg.force is False and cfg.isolate is False and cfg.timeout_s == 5.0
+    with composed("force=no", "isolate=off", "results_dir=/tmp/x") as cfg:
+        assert cfg.force is False and cfg.isolate is False
         s = settings_from_config(cfg)
-    assert (s.force, s.isolate, s.timeout_s) == (False, False, 5.0)
+    assert (s.force, s.isolate) == (False, False)
+    with composed("force=yes", "timeout_s=5", "results_dir=/tmp/x") as cfg:
+        s = settings_from_config(cfg)
+    assert (s.force, s.isolate, s.timeout_s) == (True, True, 5.0)
     with pytest.raises(ConfigCompositionException) as err:
         with composed("seed=abc"):
             pass

@@ -25,7 +25,9 @@ from tsadbench.cli import app
 from tsadbench.report import baseline as gate
 from tsadbench.testing import shift_scores
 
-SUBSET = ["detector=iforest,ae,random", "dataset=synthetic", "isolate=false", "n_jobs=1"]
+SUBSET = [
+    "detector=iforest,ae,random", "dataset=synthetic", "isolate=false", "timeout_s=null", "n_jobs=1"
+]  # fmt: skip
 
 
 def invoke(*args: str):

@@ -20,7 +20,9 @@ def console(stderr: bool = False) -> Console:
 
 def fail(message: str) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with status 1 (a bad setting, a bad file)."""
-    import typer
+    from rich.markup import escape
 
-    console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
+    # the message is text, not markup: '[start, stop]' is kept and '[/b]' cannot crash the printer
+    text = f"[bold red]Error:[/] {escape(message)}"
+    console(stderr=True).print(text, highlight=False, soft_wrap=True)
+    raise SystemExit(1)  # not typer.Exit: it also ends a Hydra task (tsadbench run) cleanly

@@ -160,6 +160,8 @@ def download(
     base_url: BaseUrlOpt = None,
 ) -> None:
     """Fetch a dataset's files from upstream into the data root, verified and resumable."""
+    from rich.markup import escape
+
     from tsadbench.cli.console import console
     from tsadbench.data import sources
     from tsadbench.fetch import download as fetch
@@ -200,7 +202,7 @@ def download(
             path = fetch(base + rel, folder / rel, digest)
         except (OSError, ValueError) as exc:
             failed += 1
-            err.print(f"[red]failed[/] {rel}: {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[red]failed[/] {escape(f'{rel}: {exc}')}", highlight=False, soft_wrap=True)
             continue
         if digest is None and rel not in sources.recorded(folder):
             sources.record(folder, rel, sha256_of(path))
@@ -233,11 +235,7 @@ def verify(
     }
     folder_name = folders.get(name.removesuffix("_concat"))
     if folder_name is None:
-        console(stderr=True).print(
-            f"[bold red]Error:[/] no checksums for {name!r}; known: {', '.join(sorted(folders))}.",
-            highlight=False,
-        )
-        raise typer.Exit(code=1)
+        fail(f"no checksums for {name!r}; known: {', '.join(sorted(folders))}.")
     folder = _root(data_root) / folder_name
     counts = {"ok": 0, "MISMATCH": 0, "missing": 0, "unverified": 0}
     out = console()

@@ -114,6 +114,8 @@ def evaluate(
     """
     import json
 
+    from rich.markup import escape
+
     from tsadbench.cli.console import console
 
     err = console(stderr=True)
@@ -124,7 +126,9 @@ def evaluate(
                 raise ValueError("Give either RESULTS_DIR or --labels/--scores, not both.")
             from tsadbench.evaluation import evaluate_stored
 
-            evaluate_stored(results_dir, names, log=lambda m: err.print(m, highlight=False))
+            evaluate_stored(
+                results_dir, names, log=lambda m: err.print(m, highlight=False, markup=False)
+            )
             return
         if not (labels and scores):
             raise ValueError("Give RESULTS_DIR, or both --labels and --scores.")
@@ -135,7 +139,9 @@ def evaluate(
         train = load_vector(train_scores, "train scores") if train_scores else None
         values = compute_set(y, s, names, train)
         for name, reason in values.errors.items():
-            err.print(f"[yellow]{name}:[/] {reason}", highlight=False, soft_wrap=True)
+            err.print(
+                f"[yellow]{escape(name)}:[/] {escape(reason)}", highlight=False, soft_wrap=True
+            )
     except ValueError as exc:
         fail(str(exc))
     if as_json:  # JSON has no NaN: an undefined metric is null (its reason is on stderr)

@@ -93,7 +93,7 @@ def report(
             metric,
             aggregate=aggregate,
             random=random,
-            log=lambda msg: err.print(msg, highlight=False),
+            log=lambda msg: err.print(msg, highlight=False, markup=False),
             plot_entities=plot_entity or (),
         )
     except ValueError as exc:

@@ -57,14 +57,19 @@ def _hydra_main() -> None:
     import hydra
     from omegaconf import DictConfig
 
+    from tsadbench import sweep
+
     _store_plugin_configs()
     register_resolvers()
+    sweep.FAILED_JOBS = 0
 
     @hydra.main(version_base="1.3", config_path="pkg://tsadbench.conf", config_name="config")
     def task(cfg: DictConfig) -> None:
         execute(cfg)
 
     task()
+    if sweep.FAILED_JOBS:  # a sweep in which a job failed (SweepProgress counted them)
+        raise SystemExit(1)
 
 
 def register_resolvers() -> None:
@@ -114,7 +119,7 @@ def execute(cfg: Any) -> list[RunRecord]:
     else:
 
         def log(msg: str) -> None:
-            err.print(msg, highlight=False)
+            err.print(msg, highlight=False, markup=False)
 
     found: list[str] = []
     try:
@@ -127,8 +132,9 @@ def execute(cfg: Any) -> list[RunRecord]:
         if not multirun:
             if not isinstance(exc, ConfigError):
                 raise
-            err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise SystemExit(1) from None
+            from tsadbench.cli.console import fail
+
+            fail(str(exc))
         # one bad job must not stop the rest of a sweep, nor look as if it still ran
         message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
         log(f"Error: {message}")
@@ -139,6 +145,20 @@ def execute(cfg: Any) -> list[RunRecord]:
             logfile.close()
     if multirun:
         write_job_status(folder, job_outcome(label, records, time.perf_counter() - t0, found))
-    else:
-        console().print(records_table(records))
+        return records
+    console().print(records_table(records))
+    unfinished = [r for r in records if r.status in ("error", "timeout")]
+    if unfinished:  # a script's `tsadbench run ... && tsadbench report` stops here
+        counts = ", ".join(
+            f"{sum(r.status == s for r in unfinished)} {s}"
+            for s in ("error", "timeout")
+            if any(r.status == s for r in unfinished)
+        )
+        err.print(
+            f"{len(unfinished)} of {len(records)} run(s) did not finish ({counts}); "
+            "their records say why.",
+            highlight=False,
+            markup=False,
+        )
+        raise SystemExit(1)
     return records

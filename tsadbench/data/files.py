@@ -76,9 +76,12 @@ def load_array_pickle(path: Path) -> NDArray[Any]:
 def select(
     names: Sequence[str], wanted: Sequence[str] | None, what: str, dataset: str
 ) -> list[str]:
-    """The ``wanted`` names (all when None), each checked against the available ``names``."""
+    """The ``wanted`` names (all when None; one name alone is a list of one), each checked
+    against the available ``names``."""
     if wanted is None:
         return list(names)
+    if isinstance(wanted, str):  # entities=machine-1-2 means that machine, not its letters
+        wanted = [wanted]
     missing = [w for w in wanted if w not in names]
     if missing:
         raise ValueError(
@@ -94,9 +97,12 @@ def select_channels(
     names: Sequence[str],
     dataset: str,
 ) -> tuple[list[NDArray[Any]], list[str]]:
-    """Keep ``channels`` (indices or names) of every array; return the arrays and names kept."""
+    """Keep ``channels`` (indices or names; one alone is a list of one) of every array; return
+    the arrays and names kept."""
     if channels is None:
         return list(arrays), list(names)
+    if isinstance(channels, (str, int)):  # channels=c1 means that channel, not its letters
+        channels = [channels]
     idx = []
     for c in channels:
         if isinstance(c, str) and not c.lstrip("-").isdigit():

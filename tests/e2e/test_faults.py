@@ -1,0 +1,130 @@
+"""Issue 23: bad settings get one clear line before any data is loaded, errors print as text,
+an interrupted run leaves none of its data behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from tsadbench.data.files import select, select_channels
+from tsadbench.settings import ConfigError, RunSettings, Unavailable, prepare, settings_from_config
+
+
+def _compose(*overrides: str):
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        return compose(config_name="config", overrides=["results_dir=/tmp/x", *overrides])
+
+
+def test_a_parameter_without_a_default_is_a_config_error_naming_it():
+    cfg = _compose("detector=pca")
+    OmegaConf.update(cfg, "detector.window", "???")  # what a plug-in's required parameter gives
+    with pytest.raises(ConfigError, match=r"'detector\.window' must be given .*detector\.window="):
+        settings_from_config(cfg)
+
+
+def test_a_timeout_without_isolation_is_refused():
+    with pytest.raises(ConfigError, match="'timeout_s' setting needs isolate=true"):
+        settings_from_config(_compose("isolate=false", "timeout_s=5"))
+
+
+def _settings(device: str) -> RunSettings:
+    return RunSettings(
+        detector="ae",
+        detector_params={"device": device},
+        dataset="synthetic",
+        dataset_params={},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=Path("/tmp/x"),
+        data_root=Path("/tmp/x"),
+    )
+
+
+def test_a_bad_device_is_refused_before_any_data():
+    with pytest.raises(ConfigError, match=r"'device'.*'auto', 'cpu' or 'cuda\[:i\]'.*'tpu'"):
+        prepare(_settings("tpu"))
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible here")
+    with pytest.raises(Unavailable, match="device='cuda' was asked for but no CUDA GPU"):
+        prepare(_settings("cuda"))
+
+
+def test_error_text_is_printed_as_text_not_markup(capsys):
+    from tsadbench.cli.console import fail
+
+    with pytest.raises(SystemExit) as exit_:
+        fail("train_slice must be [start, stop]; got [/b] and [bold]")
+    assert exit_.value.code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "must be [start, stop]; got [/b] and [bold]" in err
+
+
+def test_one_entity_or_channel_given_alone_is_a_list_of_one():
+    names = ["machine-1-1", "machine-1-2"]
+    assert select(names, "machine-1-2", "machine", "smd") == ["machine-1-2"]  # not its letters
+    with pytest.raises(ValueError, match="no machine 'machine-9-9'"):
+        select(names, "machine-9-9", "machine", "smd")
+    import numpy as np
+
+    kept, which = select_channels([np.zeros((3, 2))], "c1", ["c0", "c1"], "csv")
+    assert which == ["c1"] and kept[0].shape == (3, 1)
+
+
+PARENT = """
+import sys
+import numpy as np
+from tsadbench.isolation import Job, fit_score_isolated
+
+x = np.random.default_rng(0).normal(size=(3000, 2)).astype(np.float32)
+params = {"window": 16, "n_epochs": 10_000, "device": "cpu", "random_state": 0}
+fit_score_isolated(Job("ae", params, x, x))
+"""
+
+
+def test_a_killed_run_leaves_no_copy_of_its_data(tmp_path):
+    """kill -9 of the process that started a run: the run's folder holds no job.pkl (the
+    child removes it once read), and the child does not outlive its parent."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until the child has read its job: the folder exists, job.pkl is gone
+            folders = list(tmp_path.glob("tsadbench-run-*"))
+            if folders and not (folders[0] / "job.pkl").exists():
+                break
+            assert parent.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert not list(tmp_path.rglob("job.pkl"))
+    deadline = time.monotonic() + 30
+    while _children_of(parent.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children_of(parent.pid)  # the run died with its parent
+
+
+def _children_of(pid: int) -> list[int]:
+    """Processes whose command line names the isolated run and whose parent was ``pid`` (or
+    that were re-parented after it died)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"tsadbench.isolation" in cmd and str(pid).encode() in cmd:
+            found.append(int(proc.name))
+    return found
