@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -445,3 +447,47 @@ def test_a_detector_is_added_with_one_module_and_one_yaml(tmp_path, monkeypatch)
     assert record.status == "ok" and record.detector.name == "throwaway_mean"
     assert record.detector.params == {"power": 1.0} and record.detector.faithful is False
     assert record.code == code_identity(DETECTORS.get("throwaway_mean"))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "column"),
+    [
+        ("ints.txt", "0\n0\n1\n1\n0\n", ""),  # one value per line: the README's format
+        ("header.txt", "label\n0\n0\n1\n1\n0\n", ""),
+        ("floats.csv", "0.0\n0.0\n1.0\n1.0\n0.0\n", ""),
+        ("named.csv", "time,label\n0,0\n1,0\n2,1\n3,1\n4,0\n", "label"),
+        ("named.tsv", "time\tlabel\n0\t0\n1\t0\n2\t1\n3\t1\n4\t0\n", "label"),
+        ("spaces.txt", "0 0\n1 0\n2 1\n3 1\n4 0\n", "1"),
+    ],
+)
+def test_evaluate_reads_one_value_per_line_csv_and_tsv(tmp_path, name, text, column):
+    from tsadbench.cli.evaluate import load_vector
+
+    (tmp_path / name).write_text(text)
+    spec = f"{tmp_path / name}:{column}" if column else str(tmp_path / name)
+    np.testing.assert_array_equal(load_vector(spec, "labels"), [0, 0, 1, 1, 0])
+
+
+@pytest.mark.parametrize(
+    ("content", "column", "message"),
+    [
+        ("", "", "is empty"),
+        ("a,b\n1,2\n", "", "has 2 columns; name one as FILE:COLUMN (a, b)"),
+        ("a,b\n1,2\n", "c", "has no column 'c'; it has a, b"),
+        ("0\n1\nx\n", "", "line 3: 'x' is not a number"),
+        ("a,b\n1,2\n3\n", "b", "line 3: 1 fields, expected 2"),
+        ("label\n", "", "has a header but no values"),
+    ],
+)
+def test_evaluate_names_the_file_and_line_of_bad_input(tmp_path, content, column, message):
+    from tsadbench.cli.evaluate import load_vector
+
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_vector(f"{path}:{column}" if column else str(path), "labels")
+    with pytest.raises(ValueError, match="is a directory"):
+        load_vector(str(tmp_path), "labels")
+    np.save(tmp_path / "c.npy", np.array([1 + 2j, 0j]))
+    with pytest.raises(ValueError, match="complex numbers"):
+        load_vector(str(tmp_path / "c.npy"), "scores")

@@ -31,36 +31,27 @@ def metric_set(name: str) -> list[str]:
 
 
 def load_vector(spec: str, what: str) -> Any:
-    """A 1-D array from ``FILE`` or ``FILE:COLUMN`` (.npy, or CSV / text: one value per line,
-    or a named column of a CSV with a header)."""
+    """A 1-D array from ``FILE`` or ``FILE:COLUMN``: ``.npy``, or text with one value per line
+    (a header line is allowed), or a CSV / TSV (comma or tab) whose column is named, or which
+    has one column. Bad input is named: file, line and what was found."""
     import numpy as np
-    import pandas as pd
 
-    path_text, _, column = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    path_text, column = spec, ""
+    if not Path(spec).exists() and ":" in spec:
+        path_text, _, column = spec.rpartition(":")
     path = Path(path_text)
+    if path.is_dir():
+        raise ValueError(f"The {what} path {path} is a directory; give a file.")
     if not path.is_file():
         raise ValueError(f"The {what} file {path} does not exist.")
     if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
         if column:
             raise ValueError(f"The {what} file {path} is .npy: it has no column {column!r}.")
+        arr = np.load(path, allow_pickle=False)
     else:
-        frame = pd.read_csv(path, header=None, sep=None, engine="python")
-        if not all(pd.api.types.is_number(v) for v in frame.iloc[0]):
-            frame = pd.read_csv(path, sep=None, engine="python")  # the first row is a header
-        if column:
-            if column not in frame.columns:
-                raise ValueError(
-                    f"The {what} file {path} has no column {column!r}; it has "
-                    f"{', '.join(map(str, frame.columns))}."
-                )
-            frame = frame[[column]]
-        if frame.shape[1] != 1:
-            raise ValueError(
-                f"The {what} file {path} has {frame.shape[1]} columns; name one "
-                f"as FILE:COLUMN ({', '.join(map(str, frame.columns))})."
-            )
-        arr = frame.iloc[:, 0].to_numpy()
+        arr = _text_column(path, column, what)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"The {what} in {path} are complex numbers; expected real values.")
     arr = np.asarray(arr).squeeze()
     if arr.ndim != 1:
         raise ValueError(
@@ -68,6 +59,57 @@ def load_vector(spec: str, what: str) -> Any:
             f"of shape {arr.shape}."
         )
     return arr
+
+
+def _text_column(path: Path, column: str, what: str) -> Any:
+    """One column of a text file: comma-, tab- or space-separated, with or without a header."""
+    import numpy as np
+
+    lines = [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ValueError(f"The {what} file {path} is empty.")
+    first = lines[0][1]
+    sep = "\t" if "\t" in first else "," if "," in first else None  # None: spaces
+    rows = [[cell.strip() for cell in line.split(sep)] for _, line in lines]
+    header = not all(_is_number(cell) for cell in rows[0])
+    names = rows[0] if header else [str(i) for i in range(len(rows[0]))]
+    body = lines[1:] if header else lines
+    if column:
+        if column not in names:
+            raise ValueError(
+                f"The {what} file {path} has no column {column!r}; it has {', '.join(names)}."
+            )
+        index = names.index(column)
+    elif len(names) == 1:
+        index = 0
+    else:
+        raise ValueError(
+            f"The {what} file {path} has {len(names)} columns; name one as FILE:COLUMN "
+            f"({', '.join(names)})."
+        )
+    values = []
+    for (n, line), cells in zip(body, rows[1:] if header else rows, strict=True):
+        if len(cells) != len(names):
+            raise ValueError(
+                f"The {what} file {path}, line {n}: {len(cells)} fields, expected "
+                f"{len(names)} ({line.strip()[:60]!r})."
+            )
+        if not _is_number(cells[index]):
+            raise ValueError(
+                f"The {what} file {path}, line {n}: {cells[index][:40]!r} is not a number."
+            )
+        values.append(float(cells[index]))
+    if not values:
+        raise ValueError(f"The {what} file {path} has a header but no values.")
+    return np.asarray(values)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 ResultsDirOpt = Annotated[
