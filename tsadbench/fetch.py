@@ -159,12 +159,26 @@ def _inside(target: Path, name: str) -> Path:
 
 
 def extract(archive: Path, target: Path) -> list[Path]:
-    """Unpack a zip or tar ``archive`` into ``target``; members escaping it are refused (before
-    anything is written)."""
+    """Unpack a zip or tar ``archive`` (a download) into ``target``; members escaping it are
+    refused (before anything is written). A file that is no readable archive (an HTML error page
+    served in its place, a truncated file) is deleted, so that the next download fetches it
+    again, and named in the error with what it holds."""
     target.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        return _extract_zip(archive, target)
-    return _extract_tar(archive, target)
+    try:
+        if zipfile.is_zipfile(archive):
+            return _extract_zip(archive, target)
+        if not tarfile.is_tarfile(archive):
+            raise tarfile.ReadError("neither a zip nor a tar archive")
+        return _extract_tar(archive, target)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        head = Path(archive).read_bytes()[:60]
+        what = "an HTML page" if head.lstrip().lower().startswith((b"<!doctype", b"<html")) else ""
+        Path(archive).unlink(missing_ok=True)
+        raise ValueError(
+            f"The downloaded file {archive} is not a readable archive ({exc}); it holds "
+            f"{what or repr(head)}{' (' + repr(head) + ')' if what else ''}. It was deleted: "
+            "download again (check the URL, or the host's answer)."
+        ) from None
 
 
 def _extract_zip(archive: Path, target: Path) -> list[Path]:

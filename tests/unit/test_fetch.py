@@ -239,3 +239,25 @@ def test_weights_download_reads_the_declaration_beside_the_detector_and_verifies
     assert bad.exit_code == 1 and "checksum" in bad.stderr and not (tmp_path / "x.pth").exists()
     none = runner.invoke(app, ["weights", "download", "pca"])
     assert none.exit_code == 1 and "loads no pretrained weights; these do: vanad" in none.stderr
+
+
+def test_an_error_page_served_for_an_archive_is_named_deleted_and_fetched_again(http, tmp_path):
+    """An unverified archive (no checksum) that is an HTML page: named in one line, deleted,
+    and the next try downloads it again instead of reusing the bad copy."""
+    from tsadbench.cli import app
+
+    files, url, log = http
+    files["ucr.zip"] = b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
+    args = ["data", "download", "ucr", "--data-root", str(tmp_path), "--base-url", url + "ucr.zip"]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 1 and "not a readable archive" in bad.stderr
+    assert "an HTML page" in bad.stderr and "ucr" in bad.stderr.lower()
+    assert not list((tmp_path / ".downloads").glob("*.zip"))  # deleted: not cached for good
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("UCR_Anomaly_FullData/001_UCR_Anomaly_toy_5_8_9.txt", b"1\n2\n3\n4\n5\n6\n")
+    files["ucr.zip"] = archive.getvalue()
+    fetched = len(log)
+    good = CliRunner().invoke(app, args)
+    assert good.exit_code == 0, good.stderr
+    assert len(log) > fetched  # fetched again, not the cached error page
