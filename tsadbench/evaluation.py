@@ -78,12 +78,16 @@ def evaluate_stored(
         specs = [parse_metric(name) for name in names]
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    updated = []
+    # every record and its scores are read (and refused, named, when damaged) before anything
+    # is rewritten: a damaged run never leaves the folder half re-evaluated
+    finished = []
     for folder in store.record_folders(results_dir):
         record = store.read(folder.parent, folder.name)
-        if record is None or record.status != "ok":
-            continue
-        evaluate_record(record, store.read_scores(folder.parent, folder.name), specs)
+        if record is not None and record.status == "ok":
+            finished.append((folder, record, store.read_scores(folder.parent, folder.name)))
+    updated = []
+    for folder, record, scores in finished:
+        evaluate_record(record, scores, specs)
         store.write(folder.parent, record)
         updated.append(record)
     log(f"re-evaluated {len(updated)} run(s) under {results_dir}")

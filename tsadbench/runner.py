@@ -58,18 +58,32 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
     records = []
     for entity in dataset.entities:
         record = _new_record(s, p, entity)
-        old = None if s.force else store.read(s.results_dir, record.key)
-        if old is not None and old.status == "ok":
+        old = None if s.force else _found(s.results_dir, record.key, p, log)
+        if old is not None:
             log(
                 f"found {s.detector} on {s.dataset}/{entity.name} (seed {s.seed}): "
                 f"record {old.key} exists in {s.results_dir}, not re-run; force=true re-runs it"
             )
-            records.append(complete_metrics(s.results_dir, old, p.specs))
+            records.append(old)
             if found is not None:
                 found.append(old.key)
             continue
         records.append(_run_entity(s, p, entity, record, log))
     return records
+
+
+def _found(results_dir: Path, key: str, p: Prepared, log: Log) -> RunRecord | None:
+    """The finished record under ``key``, its missing metrics computed from its scores; None
+    when there is none, or when the record or its scores are damaged (the run is made again)."""
+    try:
+        old = store.read(results_dir, key)
+        if old is None or old.status != "ok":
+            return None
+        store.read_scores(results_dir, key)  # missing, truncated or of the wrong length: redo
+        return complete_metrics(results_dir, old, p.specs)
+    except ValueError as exc:
+        log(f"the record {key} in {results_dir} is damaged, so the run is made again: {exc}")
+        return None
 
 
 def _new_record(s: RunSettings, p: Prepared, entity: Entity) -> RunRecord:

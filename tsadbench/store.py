@@ -95,9 +95,20 @@ def read(results_dir: str | Path, key: str) -> RunRecord | None:
 
 
 def read_scores(results_dir: str | Path, key: str) -> Scores:
+    """The scores stored under ``key``; a missing, truncated or malformed file raises
+    ``ValueError`` naming it."""
     path = Path(results_dir) / key / SCORES
-    with np.load(path, allow_pickle=False) as npz:
-        return Scores.from_arrays({name: npz[name] for name in npz.files}, where=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            scores = Scores.from_arrays({name: npz[name] for name in npz.files}, where=str(path))
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"The scores {path} cannot be read: {type(exc).__name__}: {exc}") from None
+    if len(scores.test) != len(scores.labels):
+        raise ValueError(
+            f"The scores {path} hold {len(scores.test)} test scores for {len(scores.labels)} "
+            "labels; they must have the same length."
+        )
+    return scores
 
 
 def record_folders(results_dir: str | Path) -> list[Path]:

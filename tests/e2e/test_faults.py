@@ -128,3 +128,38 @@ def _children_of(pid: int) -> list[int]:
         if b"tsadbench.isolation" in cmd and str(pid).encode() in cmd:
             found.append(int(proc.name))
     return found
+
+
+def test_damaged_results_are_named_by_every_reader_and_made_again_by_a_rerun(tmp_path):
+    from typer.testing import CliRunner
+
+    from tsadbench import store
+    from tsadbench.cli import app
+
+    def cli(*args: str):
+        return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+    results = tmp_path / "results"
+    run = ["run", "detector=pca", "dataset.n_entities=2", "dataset.length=300",
+           "dataset.n_anomalies=2", "metrics.names=[auc_pr]", f"results_dir={results}"]  # fmt: skip
+    assert cli(*run).exit_code == 0
+    first, second = store.record_folders(results)
+    (first / store.RECORD).write_text('["valid JSON", "of the wrong shape"]')
+    stamp = (second / store.RECORD).stat().st_mtime_ns
+    for args in (
+        ["report", str(results), "--no-random"],
+        ["evaluate", str(results), "--metric", "vus_pr"],
+        ["leaderboard", "check", str(results)],
+    ):
+        done = cli(*args)
+        assert done.exit_code == 1, (args, done.stderr)
+        assert str(first / store.RECORD) in " ".join(done.stderr.split()), (args, done.stderr)
+    # evaluate read everything before writing: the good record was not rewritten either
+    assert (second / store.RECORD).stat().st_mtime_ns == stamp
+    (second / store.SCORES).write_bytes((second / store.SCORES).read_bytes()[:50])  # truncated
+    with pytest.raises(ValueError, match=rf"The scores {second / store.SCORES} cannot be read"):
+        store.read_scores(second.parent, second.name)
+    again = cli(*run)  # a rerun makes both runs again
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr.count("is damaged, so the run is made again") == 2
+    assert all(r.status == "ok" for r in store.iter_records(results))
