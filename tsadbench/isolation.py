@@ -242,7 +242,9 @@ def _child_main(job: str, out: str, parent: int) -> None:
     Path(job).unlink()  # the job's data leaves no copy on disk once read
     try:
         result: tuple[Any, ...] = ("ok", fit_score(pickle.loads(data)))
-    except (Exception, SystemExit) as exc:  # not KeyboardInterrupt: Ctrl-C ends with no result
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # KeyboardInterrupt too: the run is its own process group, so a user's Ctrl-C never
+        # reaches it (the parent kills the group); one raised here is the detector's own error
         result = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
     tmp = Path(out).with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(result, protocol=5))

@@ -219,7 +219,8 @@ class Registry(Generic[T, I]):
         for ep in entry_points(group=self._entry_point_group):
             try:
                 ep.load()
-            except Exception as exc:  # a broken plug-in must not hide the built-ins
+            except (Exception, SystemExit) as exc:  # a broken plug-in (even one that calls
+                # sys.exit on import) must not hide the built-ins or silence the command
                 warnings.warn(
                     f"Could not load the {self.kind} plug-in {ep.name!r} ({ep.value}) from the "
                     f"entry-point group {self._entry_point_group!r}: "

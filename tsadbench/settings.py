@@ -148,6 +148,21 @@ def settings_from_config(cfg: Any) -> RunSettings:
     )
 
 
+def _check_writable(folder: Path) -> None:
+    """``results_dir`` must be a folder this process can write (or create), checked before any
+    run computes for nothing."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"The 'results_dir' setting names {folder}, which is a file, not a folder."
+        )
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"The 'results_dir' folder {folder} cannot be written: {existing} is not writable "
+            "by this user."
+        )
+
+
 def _threads(threads: Any, n_jobs: Any) -> int | None:
     """Torch threads per run: ``auto`` shares the cores among the ``n_jobs`` jobs of a sweep, so
     that parallel jobs do not oversubscribe the CPU (and time each other's contention)."""
@@ -190,6 +205,7 @@ def prepare(s: RunSettings) -> Prepared:
     from tsadbench.metrics import parse_metric
     from tsadbench.registry import DETECTORS
 
+    _check_writable(Path(s.results_dir))
     try:
         entry = DETECTORS.entry(s.detector)
         unknown = sorted(set(s.detector_params) - set(entry.obj._param_names()))

@@ -163,3 +163,62 @@ def test_damaged_results_are_named_by_every_reader_and_made_again_by_a_rerun(tmp
     assert again.exit_code == 0, again.stderr
     assert again.stderr.count("is damaged, so the run is made again") == 2
     assert all(r.status == "ok" for r in store.iter_records(results))
+
+
+def test_a_results_dir_that_is_a_file_is_refused_before_any_run(tmp_path):
+    taken = tmp_path / "results"
+    taken.write_text("not a folder")
+    settings = _settings("cpu")
+    settings.results_dir = taken
+    with pytest.raises(ConfigError, match=r"names .*results, which is a file, not a folder"):
+        prepare(settings)
+
+
+def test_a_plugin_that_exits_on_import_is_warned_about_and_the_rest_goes_on(tmp_path, monkeypatch):
+    from tsadbench.registry import DETECTORS
+
+    (tmp_path / "rude_plugin.py").write_text("import sys\nsys.exit('no thanks')\n")
+    dist = tmp_path / "rude_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rude-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[tsadbench.detectors]\nrude = rude_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(DETECTORS, "_plugins_loaded", False)
+    with pytest.warns(
+        RuntimeWarning, match="Could not load the detector plug-in 'rude'.*no thanks"
+    ):
+        names = DETECTORS.list()
+    assert "pca" in names and "iforest" in names
+
+
+BAD_DETECTOR = """
+from tsadbench.isolation import Job, fit_score_isolated
+from tsadbench.registry import DETECTORS, register_detector
+from tsadbench.detectors import BaseDetector
+import numpy as np
+
+@register_detector("interrupter")
+class Interrupter(BaseDetector):
+    def _fit(self, X):
+        raise KeyboardInterrupt  # the detector's own, not a user's Ctrl-C
+    def _score(self, X):
+        return X[:, 0]
+"""
+
+
+def test_a_detectors_own_keyboard_interrupt_is_its_error_not_the_users(tmp_path, monkeypatch):
+    """The run is its own process group, so a KeyboardInterrupt inside it is the detector's
+    error: recorded as such, and the sweep goes on (a user's Ctrl-C stops the parent)."""
+    import numpy as np
+
+    from tsadbench.isolation import ChildError, Job, fit_score_isolated
+
+    (tmp_path / "interrupter_mod.py").write_text(BAD_DETECTOR)
+    (tmp_path / "sitecustomize.py").write_text("import interrupter_mod\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import interrupter_mod  # noqa: F401  (registers it in this process too)
+
+    x = np.zeros((50, 1), dtype=np.float32)
+    with pytest.raises(ChildError, match="KeyboardInterrupt"):
+        fit_score_isolated(Job("interrupter", {}, x, x))
