@@ -190,3 +190,72 @@ def test_count_jobs_matches_sweeper_keys_given_with_a_plus():
     assert count_jobs([], {"+suite/x/family": "a,b,c", "seed": "0,1"}) == 6
     # the command line names the same key: it replaces the swept values
     assert count_jobs(["+suite/x/family=a"], {"+suite/x/family": "a,b,c"}) == 1
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":  # a zombie has ended; only its parent's wait is missing
+            alive.add(pid)
+    return alive
+
+
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killing_only_the_sweeps_process_ends_every_job_and_run(tmp_path, held, sig):
+    """kill -9 or kill -TERM of the sweep's own process (not its group): its joblib workers and
+    their runs end within 10 s instead of running queued jobs for no one; a rerun completes
+    exactly the missing runs."""
+    hold, env = held
+    results = tmp_path / "results"
+    grid = ["detector=held,iforest", *GRID[1:], f"results_dir={results}", "n_jobs=2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsadbench", "run", "-m", *grid],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (hold / "started").exists():
+            assert proc.poll() is None, "the sweep ended before the held run started"
+            assert time.monotonic() < deadline, "the held run did not start"
+            time.sleep(0.02)
+        below = _descendants(proc.pid)
+        assert below, "the sweep has workers"
+    finally:
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130  # the Ctrl-C path
+    deadline = time.monotonic() + 10
+    while _alive(below) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(below), "processes of the killed sweep still running 10 s later"
+    (hold / "release").touch()
+    done = subprocess.run(
+        [sys.executable, "-m", "tsadbench", "run", "-m", *grid],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(assert_intact(results)) == 8

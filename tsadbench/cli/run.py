@@ -20,8 +20,47 @@ def run(ctx: typer.Context) -> None:
     (`-m detector=iforest,pca seed=0,1`), `--cfg job` prints the composed config, and
     `--hydra-help` lists Hydra's own flags.
     """
+    import os
+    import signal
+
     sys.argv = ["tsadbench run", *ctx.args]
+    # the process every job of a sweep belongs to: a job whose sweep is gone ends itself
+    os.environ.setdefault(SWEEP_PARENT, str(os.getpid()))
+    # SIGTERM takes the Ctrl-C path: the sweep stops, says so, and ends its jobs and runs
+    signal.signal(signal.SIGTERM, _interrupt)
     _hydra_main()
+
+
+#: the environment variable holding the pid of the process a sweep's jobs belong to
+SWEEP_PARENT = "TSADBENCH_SWEEP_PARENT"
+
+
+_WATCHING = False  # this process watches its sweep's process already
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _end_with_the_sweep() -> None:
+    """In a sweep's worker process (joblib, submitit): end this process as soon as the sweep's
+    own process is gone (killed, even with SIGKILL), instead of running queued jobs for no one.
+    The run it may be in dies with it (its parent-death signal)."""
+    import os
+    import threading
+
+    global _WATCHING
+    parent = int(os.environ.get(SWEEP_PARENT) or 0)
+    if not parent or parent == os.getpid() or _WATCHING:
+        return
+    _WATCHING = True
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="tsadbench-sweep-watch").start()
 
 
 def detector_config(name: str) -> dict[str, Any]:
@@ -105,6 +144,8 @@ def execute(cfg: Any) -> list[RunRecord]:
     from tsadbench.sweep import job_outcome, write_job_status
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if multirun:
+        _end_with_the_sweep()
     err = console(stderr=True)
     data = cfg.dataset.get("label") or cfg.dataset.name
     label = f"{cfg.detector.name} on {data} (seed {cfg.seed})"
