@@ -329,6 +329,8 @@ class TorchDetector(BaseDetector):
     drop_last: ClassVar[bool] = False
     # step between validation windows; None: the training stride
     validation_stride: ClassVar[int | None] = 1
+    # clip each gradient value to this before every step (None: no clipping; VAN-AD: 1)
+    clip_grad_value: ClassVar[float | None] = None
 
     # hooks --------------------------------------------------------------------------------
     def _build_module(self, n_channels: int) -> torch.nn.Module:
@@ -348,16 +350,19 @@ class TorchDetector(BaseDetector):
     def _train_step(
         self, module: torch.nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
     ) -> float:
-        """One optimiser step on ``_loss``; a detector with a ``clip_norm`` hyper-parameter
-        (OracleAD) gets its gradients' norm clipped to it (0: off) before the step."""
+        """One optimiser step on ``_loss``. Before the step, the gradients' norm is clipped for
+        a detector with a ``clip_norm`` hyper-parameter (OracleAD; 0: off), and their values
+        for a detector whose class sets ``clip_grad_value`` (VAN-AD's official 1)."""
+        import torch
+
         optimizer.zero_grad(set_to_none=True)
         loss = self._loss(module, batch)
         loss.backward()
         clip = getattr(self, "clip_norm", 0)
         if clip:
-            import torch
-
             torch.nn.utils.clip_grad_norm_(module.parameters(), float(clip))
+        if self.clip_grad_value is not None:
+            torch.nn.utils.clip_grad_value_(module.parameters(), self.clip_grad_value)
         optimizer.step()
         return float(loss.detach())
 

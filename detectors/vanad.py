@@ -379,6 +379,7 @@ class _VANADBase(TorchDetector):
     """What ``vanad`` and ``vanad_lite`` share: imaging, reconstruction, ADMM, flow, score."""
 
     shuffle: ClassVar[bool] = False  # the official loader does not shuffle training windows
+    clip_grad_value: ClassVar[float | None] = 1.0  # the official clip_grad_value_(..., 1)
     validation_size = 0.0  # no early stopping in the official code: the last epoch is kept
     patience = 0
 
@@ -550,16 +551,6 @@ class _VANADBase(TorchDetector):
         nll = -module.log_prob(batch.reshape(-1, batch.shape[2]))  # type: ignore[operator]
         result: torch.Tensor = self.lambda_nf * nll.mean()
         return result
-
-    def _train_step(
-        self, module: nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer
-    ) -> float:
-        optimizer.zero_grad(set_to_none=True)
-        loss = self._loss(module, batch)
-        loss.backward()
-        nn.utils.clip_grad_value_(module.parameters(), 1.0)
-        optimizer.step()
-        return float(loss.detach())
 
     def _end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
         halve_lr(optimizer, self.lr, epoch)  # the official schedule

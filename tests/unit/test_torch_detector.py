@@ -146,3 +146,38 @@ def test_validation_is_carved_from_every_series_of_a_concatenation():
     assert set(np.concatenate(seen).astype(int)) == set(range(0, 77))  # cut at 80
     with pytest.raises(ValueError, match="'segments' must be increasing"):
         det.fit(x, segments=[0, 120])
+
+
+@pytest.mark.parametrize(("name", "clip"), [("oraclead", "norm"), ("vanad_lite", "value")])
+def test_the_loop_clips_gradients_as_the_official_steps_did(name, clip):
+    """OracleAD (norm, its clip_norm) and VAN-AD (value 1) clip in the one loop, in the order
+    their own steps had (backward, clip, step), with the same numbers."""
+    from tsadbench.registry import DETECTORS
+
+    cls = DETECTORS.get(name)
+    assert "_train_step" not in vars(cls) and all(
+        "_train_step" not in vars(b) for b in cls.__mro__[1:-3]
+    )
+    det = cls(**{**cls.test_params, "device": "cpu", "random_state": 0})
+    det.clip_norm = 1e-3 if clip == "norm" else 0
+    torch.manual_seed(0)
+    module = nn.Linear(4, 1)
+    twin = nn.Linear(4, 1)
+    twin.load_state_dict(module.state_dict())
+    batch = torch.randn(8, 4) * 100
+
+    det._loss = lambda m, b: (m(b) ** 2).mean()  # a loss with large gradients
+    opt, opt_twin = (
+        torch.optim.SGD(module.parameters(), lr=0.1),
+        torch.optim.SGD(twin.parameters(), lr=0.1),
+    )
+    det._train_step(module, batch, opt)
+    loss = (twin(batch) ** 2).mean()
+    loss.backward()
+    if clip == "norm":
+        nn.utils.clip_grad_norm_(twin.parameters(), 1e-3)
+    else:
+        nn.utils.clip_grad_value_(twin.parameters(), 1.0)
+    opt_twin.step()
+    for a, b in zip(module.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

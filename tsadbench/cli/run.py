@@ -43,15 +43,18 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _end_with_the_sweep() -> None:
-    """In a sweep's worker process (joblib, submitit): end this process as soon as the sweep's
-    own process is gone (killed, even with SIGKILL), instead of running queued jobs for no one.
-    The run it may be in dies with it (its parent-death signal)."""
+    """In a sweep's local worker process (a direct child of the sweep's process: joblib's, or
+    submitit's local launcher's): end this process as soon as the sweep's own process is gone
+    (killed, even with SIGKILL), instead of running queued jobs for no one. The run it may be in
+    dies with it (its parent-death signal)."""
     import os
     import threading
 
     global _WATCHING
     parent = int(os.environ.get(SWEEP_PARENT) or 0)
-    if not parent or parent == os.getpid() or _WATCHING:
+    # only a direct child of the sweep's process watches it: a job of a cluster (SLURM) runs
+    # under the scheduler, on another node, and must not take that for its sweep ending
+    if not parent or os.getppid() != parent or _WATCHING:
         return
     _WATCHING = True
 
