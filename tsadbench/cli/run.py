@@ -24,8 +24,9 @@ def run(ctx: typer.Context) -> None:
     import signal
 
     sys.argv = ["tsadbench run", *ctx.args]
-    # the process every job of a sweep belongs to: a job whose sweep is gone ends itself
-    os.environ.setdefault(SWEEP_PARENT, str(os.getpid()))
+    # the process every job of a sweep belongs to: a job whose sweep is gone ends itself (set,
+    # not defaulted: this process may have inherited another sweep's, e.g. a test runner's)
+    os.environ[SWEEP_PARENT] = str(os.getpid())
     # SIGTERM takes the Ctrl-C path: the sweep stops, says so, and ends its jobs and runs
     signal.signal(signal.SIGTERM, _interrupt)
     _hydra_main()
