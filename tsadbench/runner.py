@@ -52,7 +52,7 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
         shutil.rmtree(stale)
     try:
         dataset = load_dataset(s.dataset_loader or s.dataset, s.data_root, **s.dataset_params)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # OSError: unreadable files, named
         raise ConfigError(f"Could not load the dataset {s.dataset!r}: {exc}") from None
 
     records = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from tsadbench.data import load_dataset
+from tsadbench.data.files import load_array_pickle
 
 DATA = Path(os.environ.get("TSADBENCH_DATA", "")) if os.environ.get("TSADBENCH_DATA") else None
 needs_data = pytest.mark.skipif(
@@ -117,6 +119,43 @@ def test_a_pickle_holding_anything_but_an_array_is_refused(tmp_path):
         load_dataset("smd", tmp_path)
 
 
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_arrays_pickled_with_any_protocol_are_read(tmp_path, protocol):
+    test = write_smd(tmp_path, "machine-1-1")
+    for split in ("train", "test"):
+        path = tmp_path / "SMD" / "processed" / f"machine-1-1_{split}.pkl"
+        arr = load_array_pickle(path)
+        path.write_bytes(pickle.dumps(arr, protocol=protocol))
+    np.testing.assert_array_equal(
+        load_dataset("smd", tmp_path).entities[0].test, test.astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "it is empty"),
+        (b"not a pickle at all", "damaged or not a pickle"),
+        (pickle.dumps(np.zeros((5, 38)))[:60], "damaged or not a pickle"),
+        (pickle.dumps(np.zeros((5, 38), dtype=complex)), "real-valued.*complex128"),
+        (pickle.dumps([1.0, 2.0]), "real-valued numpy array; it holds list"),
+    ],
+    ids=["empty", "garbage", "truncated", "complex", "list"],
+)
+def test_damaged_pickles_are_named(tmp_path, content, reason):
+    write_smd(tmp_path, "machine-1-1")
+    (tmp_path / "SMD" / "processed" / "machine-1-1_train.pkl").write_bytes(content)
+    with pytest.raises(ValueError, match=rf"machine-1-1_train\.pkl .*{reason}"):
+        load_dataset("smd", tmp_path)
+
+
+def test_files_not_named_like_a_machine_are_not_machines(tmp_path):
+    write_smd(tmp_path, "machine-1-1")
+    write_smd(tmp_path, "machine-a-b")
+    write_smd(tmp_path, "machine-1-1 copy", text=True)
+    assert [e.name for e in load_dataset("smd", tmp_path).entities] == ["machine-1-1"]
+
+
 def test_missing_files_and_bad_labels_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"SMD is missing.*tsadbench data download smd"):
         load_dataset("smd", tmp_path)
@@ -153,6 +192,20 @@ def test_nasa_layout_and_channel_selection(tmp_path):
     assert concat.labels[[0, 29, 32, 33, 34]].tolist() == [1, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="no channel 'pressure'"):
         load_dataset("msl", tmp_path, channels=["pressure"])
+    bad = root / "train" / "A-1.npy"
+    for content, reason in [
+        (b"", "damaged or not a .npy file \\(it is empty"),
+        (b"\x93NUMPY garbage", "damaged or not a .npy file"),
+    ]:
+        bad.write_bytes(content)
+        with pytest.raises(ValueError, match=rf"A-1\.npy is {reason}"):
+            load_dataset("msl", tmp_path)
+    np.save(bad, np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match=r"A-1\.npy holds pickled Python objects; refusing"):
+        load_dataset("msl", tmp_path)
+    np.save(bad, np.zeros(40))
+    with pytest.raises(ValueError, match=r"msl train values of A-1 must be 2-D.*\(40,\)"):
+        load_dataset("msl", tmp_path)
 
 
 @needs_data
@@ -297,8 +350,44 @@ def test_any_csv(tmp_path):
     assert e.labels.tolist() == [0, 0, 1, 0] and e.meta["channels"] == ["b"]
     with pytest.raises(ValueError, match="no label column 'label'"):
         load_dataset("csv", tmp_path, path="mine.csv")
-    with pytest.raises(FileNotFoundError, match=r"nope\.csv is missing"):
+    with pytest.raises(FileNotFoundError, match=r"dataset.path=nope\.csv: no such file here"):
         load_dataset("csv", tmp_path, path="nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [("inf", "inf"), ("-inf", "-inf"), ("1e39", "1e+39"), ("-3.5e38", "-3.5e+38")],
+)
+def test_csv_values_beyond_float32_are_named_by_file_and_line(tmp_path, cell, shown):
+    rows = [f"{i},{i % 3},{int(i == 8)}" for i in range(10)]
+    rows[4] = f"4,{cell},0"
+    (tmp_path / "x.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        ValueError, match=rf"x\.csv line 6: column 'b' holds {re.escape(shown)}, infinite or beyond"
+    ):
+        load_dataset("csv", tmp_path, path="x.csv")
+
+
+def test_csv_paths_that_are_folders_empty_or_lack_the_columns_are_named(tmp_path):
+    rows = "".join(f"{i},{-i},{int(i == 8)}\n" for i in range(10))
+    (tmp_path / "mine.csv").write_text("a,b,label\n" + rows)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match=r"csv path .*folder is a folder; a file is expected"):
+        load_dataset("csv", tmp_path, path=str(tmp_path / "folder"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match=r"Cannot read the csv file .*empty\.csv"):
+        load_dataset("csv", tmp_path, path="empty.csv")
+    (tmp_path / "other.csv").write_text("x,y\n1,2\n3,4\n")
+    with pytest.raises(ValueError, match=r"other\.csv lacks the feature column\(s\) 'a', 'b'"):
+        load_dataset("csv", tmp_path, path="mine.csv", train_path="other.csv")
+    with pytest.raises(FileNotFoundError, match=r"dataset.train_path=gone\.csv: no such file"):
+        load_dataset("csv", tmp_path, path="mine.csv", train_path="gone.csv")
+    # a user's own file: no `tsadbench data download csv` (there is none) is suggested
+    with pytest.raises(FileNotFoundError) as missing:
+        load_dataset("csv", tmp_path, path=str(tmp_path / "gone.csv"))
+    assert "download" not in str(missing.value)
+    [e] = load_dataset("csv", tmp_path, path="mine.csv", train_path="mine.csv").entities
+    assert e.train.shape == (10, 2) and e.test.shape == (10, 2)
 
 
 @needs_data

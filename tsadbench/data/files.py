@@ -19,14 +19,21 @@ def sources(*paths: Path) -> dict[str, str]:
     return {f"{p.parent.name}/{p.name}": sha256_of(p) for p in paths if p.exists()}
 
 
-def require(path: Path, dataset: str) -> Path:
-    """``path`` if it exists, else a ``FileNotFoundError`` naming it and how to fetch it."""
+def require(path: Path, dataset: str, *, folder: bool = False) -> Path:
+    """``path`` if it exists (a folder when ``folder``, else a file), else an error naming it
+    and how to get it."""
     if not path.exists():
+        from tsadbench.data.sources import downloadable
+
+        name = downloadable(dataset)
+        fetch = f", or fetch it with `tsadbench data download {name}`" if name else ""
         raise FileNotFoundError(
             f"The {dataset} file {path} is missing. Point TSADBENCH_DATA (or data_root=...) at "
-            f"the folder that holds the {dataset.upper()} data, or fetch it with "
-            f"`tsadbench data download {dataset}`."
+            f"the folder that holds the {dataset.upper()} data{fetch}."
         )
+    if path.is_dir() != folder:
+        expected, found = ("a folder", "a file") if folder else ("a file", "a folder")
+        raise ValueError(f"The {dataset} path {path} is {found}; {expected} is expected there.")
     return path
 
 
@@ -35,25 +42,47 @@ def dataset_root(data_root: Path | None, folder: str, dataset: str) -> Path:
         raise FileNotFoundError(
             f"No data root for the {dataset} dataset: set TSADBENCH_DATA or data_root=..."
         )
-    return require(Path(data_root) / folder, dataset)
+    return require(Path(data_root) / folder, dataset, folder=True)
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What pickle protocols 0-2 call (``_codecs.encode``) to rebuild an array's raw bytes."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("refused _codecs.encode other than of text to latin1 bytes")
+    return text.encode("latin1")
 
 
 class _ArrayOnly(pickle.Unpickler):
-    """Rebuilds numpy arrays and nothing else."""
+    """Rebuilds numpy arrays and nothing else, whatever the pickle protocol (0-5)."""
 
     def find_class(self, module: str, name: str) -> Any:
+        import importlib
+
         if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
             return getattr(np, name)
-        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-            import importlib
-
+        if (module, name) == ("_codecs", "encode"):  # protocols 0-2 store bytes as latin1 text
+            return _latin1_bytes
+        numpy_core = ("numpy.core.multiarray", "numpy._core.multiarray")
+        numpy_numeric = ("numpy.core.numeric", "numpy._core.numeric")
+        if (name == "_reconstruct" and module in numpy_core) or (
+            name == "_frombuffer" and module in numpy_numeric  # protocol 5
+        ):
             # numpy 2 moved numpy.core to numpy._core; pickles name either
-            for candidate in ("numpy._core.multiarray", "numpy.core.multiarray"):
+            for candidate in (module.replace("numpy.core", "numpy._core"), module):
                 try:
-                    return importlib.import_module(candidate)._reconstruct
+                    return getattr(importlib.import_module(candidate), name)
                 except (ImportError, AttributeError):
                     continue
         raise pickle.UnpicklingError(f"refused to rebuild {module}.{name}: only numpy arrays")
+
+
+def _numeric_array(obj: Any, path: Path, what: str) -> NDArray[Any]:
+    if not isinstance(obj, np.ndarray) or obj.dtype.kind not in "fiub":
+        found = f"a {obj.dtype} array" if isinstance(obj, np.ndarray) else type(obj).__name__
+        raise ValueError(
+            f"The {what} {path} must hold a real-valued numpy array; it holds {found}."
+        )
+    return obj
 
 
 def load_array_pickle(path: Path) -> NDArray[Any]:
@@ -62,15 +91,32 @@ def load_array_pickle(path: Path) -> NDArray[Any]:
         with open(path, "rb") as fh:
             obj = _ArrayOnly(fh).load()
     except pickle.UnpicklingError as exc:
+        if "refused" not in str(exc):
+            raise ValueError(f"The pickle {path} is damaged or not a pickle ({exc}).") from None
         raise ValueError(
             f"The pickle {path} holds something other than a numpy array "
             f"({exc}); refusing to load it."
         ) from None
-    if not isinstance(obj, np.ndarray) or obj.dtype.kind not in "fiub":
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        reason = "it is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"The pickle {path} is damaged or not a pickle ({reason}).") from None
+    return _numeric_array(obj, path, "pickle")
+
+
+def load_array_npy(path: Path) -> NDArray[Any]:
+    """A numeric array from a ``.npy`` file; pickled objects are refused, never run."""
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(
+                f"The .npy file {path} holds pickled Python objects; refusing to load it."
+            ) from None
+        reason = "it is empty" if path.stat().st_size == 0 else str(exc)
         raise ValueError(
-            f"The pickle {path} must hold a numeric numpy array; it holds {type(obj).__name__}."
-        )
-    return obj
+            f"The .npy file {path} is damaged or not a .npy file ({reason})."
+        ) from None
+    return _numeric_array(obj, path, ".npy file")
 
 
 def select(

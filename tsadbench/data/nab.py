@@ -102,7 +102,11 @@ def load_nab(
             f"(seconds). Got {interval!r} instead."
         )
     root = dataset_root(data_root, "NAB", "nab")
-    windows = json.loads(require(root / "labels" / "combined_windows.json", "nab").read_text())
+    windows_file = require(root / "labels" / "combined_windows.json", "nab")
+    try:
+        windows = json.loads(windows_file.read_text())
+    except ValueError as exc:
+        raise ValueError(f"Cannot read the NAB labels {windows_file}: {exc}") from None
     present = sorted(k for k in windows if (root / "data" / k).exists())
     all_families = sorted({k.split("/")[0] for k in present})
     chosen_families = select(all_families, families, "family", "nab")

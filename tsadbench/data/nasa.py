@@ -27,7 +27,14 @@ import numpy as np
 
 from tsadbench.data import Dataset, Entity
 from tsadbench.data import segment_starts as _starts
-from tsadbench.data.files import dataset_root, require, select, select_channels, sources
+from tsadbench.data.files import (
+    dataset_root,
+    load_array_npy,
+    require,
+    select,
+    select_channels,
+    sources,
+)
 from tsadbench.registry import register_dataset
 
 
@@ -72,8 +79,14 @@ def _files(root: Path, chan: str) -> list[Path]:
 
 
 def _load(root: Path, chan: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    train = np.load(require(root / "train" / f"{chan}.npy", dataset), allow_pickle=False)
-    test = np.load(require(root / "test" / f"{chan}.npy", dataset), allow_pickle=False)
+    train = load_array_npy(require(root / "train" / f"{chan}.npy", dataset))
+    test = load_array_npy(require(root / "test" / f"{chan}.npy", dataset))
+    for split, arr in (("train", train), ("test", test)):
+        if arr.ndim != 2 or arr.shape[1] != train.shape[-1]:
+            raise ValueError(
+                f"The {dataset} {split} values of {chan} must be 2-D with the train split's "
+                f"channels; got shape {arr.shape}."
+            )
     return train.astype(np.float32), test.astype(np.float32)
 
 

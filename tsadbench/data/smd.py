@@ -18,6 +18,7 @@ meta when fewer than 28 are present.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,12 +40,16 @@ N_MACHINES = 28
 CHANNELS = [f"metric_{i}" for i in range(1, 39)]
 
 
+_MACHINE = re.compile(r"machine-(\d+)-(\d+)")
+
+
 def _machine_key(name: str) -> tuple[int, ...]:
     return tuple(int(p) for p in name.removeprefix("machine-").split("-"))
 
 
 def available(root: Path) -> list[str]:
-    """Machines whose train and test values are on disk (either layout), in name order."""
+    """Machines (``machine-<group>-<index>``) whose train and test values are on disk (either
+    layout), in name order; other files in those folders are not machines and are left alone."""
     names = set()
     for path in (root / "processed").glob("machine-*_train.pkl"):
         if path.with_name(path.name.replace("_train", "_test")).exists():
@@ -52,7 +57,7 @@ def available(root: Path) -> list[str]:
     for path in (root / "train").glob("machine-*.txt"):
         if (root / "test" / path.name).exists():
             names.add(path.stem)
-    return sorted(names, key=_machine_key)
+    return sorted((n for n in names if _MACHINE.fullmatch(n)), key=_machine_key)
 
 
 def _read_text(path: Path) -> np.ndarray:
@@ -95,7 +100,10 @@ def _interpretation(root: Path, machine: str) -> list[tuple[int, int, list[int]]
 def _entity(root: Path, machine: str, channels: Sequence[int | str] | None) -> Entity:
     train, test = _values(root, machine, "train"), _values(root, machine, "test")
     label_path = require(root / "test_label" / f"{machine}.txt", "smd")
-    labels = np.loadtxt(label_path, dtype=np.int8, ndmin=1)
+    try:
+        labels = np.loadtxt(label_path, dtype=np.int8, ndmin=1)
+    except ValueError as exc:
+        raise ValueError(f"Cannot read the SMD labels {label_path}: {exc}") from None
     if len(labels) != len(test):
         raise ValueError(
             f"The SMD labels {label_path} have {len(labels)} lines but the test "

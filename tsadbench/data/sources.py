@@ -159,6 +159,14 @@ ARCHIVES: dict[str, tuple[str, str, str]] = {
 }
 
 
+def downloadable(dataset: str) -> str | None:
+    """The name ``tsadbench data download`` takes for ``dataset``, or None when it fetches none."""
+    base = dataset.removesuffix("_concat")
+    if base in ("msl", "smap") or base in SOURCES or base in ARCHIVES:
+        return base
+    return "tsbad_u" if base == "tsbad" else None
+
+
 def download_archive(root: Path, name: str, url: str | None = None) -> list[Path]:
     """Fetch the archive of ``name``, safely extract it, keep the files matching its glob in its
     folder (flattened), and record their sha256 (``unverified``: nobody here holds them)."""

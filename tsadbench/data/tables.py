@@ -29,23 +29,37 @@ def _read(path: Path, dataset: str) -> Any:
 
     try:
         return pd.read_csv(require(path, dataset))
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"Cannot read the {dataset} file {path}: {exc}") from None
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _numeric(frame: Any, path: Path, columns: Sequence[str]) -> np.ndarray:
-    """The ``columns`` of ``frame`` as float64, naming the file and line of a bad cell."""
+    """The ``columns`` of ``frame`` as float64, naming the file and line of a cell that is not a
+    number, infinite, or beyond float32 (what detectors compute in). NaN is left to ``_fill``."""
     import pandas as pd
 
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the feature column(s) {', '.join(map(repr, missing))}; its columns: "
+            f"{', '.join(map(str, frame.columns))}."
+        )
     out = np.empty((len(frame), len(columns)))
     for j, col in enumerate(columns):
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = values.isna() & frame[col].notna()
+        bad = (values.isna() & frame[col].notna()).to_numpy()
+        what = "not a number"
+        if not bad.any():
+            bad = ~(np.abs(values.to_numpy(dtype=np.float64)) <= _FLOAT32_MAX) & values.notna()
+            what = "infinite or beyond float32's range (3.4e38)"
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
-                f"{path} line {i + 2}: column {col!r} holds {frame[col].iloc[i]!r}, not a number."
-            )
+            i = int(np.flatnonzero(bad)[0])
+            cell = frame[col].iloc[i]
+            shown = repr(cell) if isinstance(cell, str) else str(cell)
+            raise ValueError(f"{path} line {i + 2}: column {col!r} holds {shown}, {what}.")
         out[:, j] = values.to_numpy(dtype=np.float64)
     return out
 
@@ -228,6 +242,21 @@ def load_ucr(data_root: Path | None = None, *, entities: Sequence[str] | None = 
     return Dataset(name="ucr", entities=out)
 
 
+def _user_file(value: str, setting: str, data_root: Path | None) -> Path:
+    """``dataset.<setting>=value``: the path as given, else (when relative) under the data root."""
+    file = Path(value)
+    if file.exists():
+        return file
+    if file.is_absolute() or data_root is None:
+        raise FileNotFoundError(f"dataset.{setting}={value}: no such file.")
+    if not (Path(data_root) / file).exists():
+        raise FileNotFoundError(
+            f"dataset.{setting}={value}: no such file here ({Path.cwd()}) nor under the data "
+            f"root {data_root}."
+        )
+    return Path(data_root) / file
+
+
 @register_dataset("csv")
 def load_csv(
     data_root: Path | None = None,
@@ -245,9 +274,7 @@ def load_csv(
     ``train_path`` (its label column, if any, is ignored); the test split is the rest."""
     if not path:
         raise ValueError("The csv dataset needs dataset.path=<file.csv>.")
-    file = Path(path)
-    if not file.is_absolute() and data_root is not None and not file.exists():
-        file = Path(data_root) / file
+    file = _user_file(path, "path", data_root)
     frame = _read(file, "csv")
     if label_column not in frame.columns:
         raise ValueError(
@@ -259,8 +286,8 @@ def load_csv(
     x = _numeric(frame, file, features)
     labels = _labels(frame[label_column].to_numpy(), file)
     if train_path:
-        tframe = _read(Path(train_path), "csv")
-        x_train, x_test, y_test = _numeric(tframe, Path(train_path), features), x, labels
+        tfile = _user_file(train_path, "train_path", data_root)
+        x_train, x_test, y_test = _numeric(_read(tfile, "csv"), tfile, features), x, labels
     else:
         if not is_number(train):
             raise ValueError(
@@ -282,6 +309,6 @@ def load_csv(
         channels,
         "csv",
         nan,
-        sources=sources(file, *([Path(train_path)] if train_path else [])),
+        sources=sources(file, *([tfile] if train_path else [])),
     )
     return Dataset(name="csv", entities=[entity])
