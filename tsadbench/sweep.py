@@ -96,6 +96,12 @@ class SweepProgress(Callback):
         self._seen: dict[str, dict[str, Any]] = {}
         self._reported: set[str] = set()
         self._sweep_dir = Path(config.hydra.sweep.dir)
+        try:  # before Hydra's sweeper makes it: a folder that cannot be made is one clear line
+            self._sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from tsadbench.cli.console import fail
+
+            fail(f"Cannot make the sweep's folder {self._sweep_dir} (hydra.sweep.dir): {exc}")
         params = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(params, resolve=True) if params else {}
         assert isinstance(params, dict)

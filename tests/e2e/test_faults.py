@@ -222,3 +222,61 @@ def test_a_detectors_own_keyboard_interrupt_is_its_error_not_the_users(tmp_path,
     x = np.zeros((50, 1), dtype=np.float32)
     with pytest.raises(ChildError, match="KeyboardInterrupt"):
         fit_score_isolated(Job("interrupter", {}, x, x))
+
+
+def _tsadbench(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """``tsadbench ARGS`` as a user runs it: its exit status and what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "tsadbench", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "--cfg", "job"], "takes one of --cfg, -m at a time (--cfg prints one job's"),
+        (["detector=iforest,pca", "--cfg", "job", "-m"], "takes one of --cfg, -m at a time"),
+        (["-m", "seed=0,1", "--info"], "takes one of --info, -m at a time"),
+        (["-m", "hydra.sweep.dir=/proc/no/such"], "Cannot make the sweep's folder /proc/no/such"),
+    ],
+)
+def test_hydras_own_failures_are_one_line(tmp_path, args, message):
+    done = _tsadbench("run", *args, f"results_dir={tmp_path}")
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_hydras_flags_may_come_after_the_overrides(tmp_path):
+    # argparse stops reading overrides at a flag: seed=3 after --cfg job was "unrecognized"
+    done = _tsadbench("run", "detector=pca", "--cfg", "job", "seed=3", f"results_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert "seed: 3" in done.stdout and "name: pca" in done.stdout
+    done = _tsadbench("run", "detector=pca", "--info", "defaults", f"results_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert "detector/pca" in done.stdout  # the schema config.yaml names is registered here too
+
+
+def test_two_sweeps_started_together_get_a_folder_each(tmp_path):
+    # each sweep's folder carries its launching process's id, so two sweeps in the same second
+    # (started here at once) never share one: their logs and job files stay apart
+    grid = ["dataset.length=600", "dataset.n_anomalies=3", "metrics.names=[auc_pr]"]
+    grid.append(f"results_dir={tmp_path}")
+    cmd = [sys.executable, "-m", "tsadbench", "run", "-m", "detector=random"]
+    procs = [
+        subprocess.Popen([*cmd, f"seed={seed}", *grid], stderr=subprocess.PIPE, text=True)
+        for seed in (0, 1)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    folders = sorted((tmp_path / ".hydra" / "multirun").iterdir())
+    assert sorted(f.name.rsplit("_", 1)[1] for f in folders) == sorted(str(p.pid) for p in procs)
+    for folder, proc in zip(folders, sorted(procs, key=lambda p: str(p.pid)), strict=True):
+        [job] = folder.glob("*/run.log")
+        assert folder.name.endswith(f"_{proc.pid}")
+        assert "random" in job.read_text()

@@ -23,13 +23,57 @@ def run(ctx: typer.Context) -> None:
     import os
     import signal
 
-    sys.argv = ["tsadbench run", *ctx.args]
+    sys.argv = ["tsadbench run", *hydra_argv(ctx.args)]
     # the process every job of a sweep belongs to: a job whose sweep is gone ends itself (set,
     # not defaulted: this process may have inherited another sweep's, e.g. a test runner's)
     os.environ[SWEEP_PARENT] = str(os.getpid())
     # SIGTERM takes the Ctrl-C path: the sweep stops, says so, and ends its jobs and runs
     signal.signal(signal.SIGTERM, _interrupt)
     _hydra_main()
+
+
+#: Hydra's modes: one per command
+_MODES = {"--run": "--run", "-r": "--run", "--multirun": "-m", "-m": "-m", "--cfg": "--cfg",
+          "-c": "--cfg", "--info": "--info", "-i": "--info", "--shell-completion": "-sc",
+          "-sc": "-sc"}  # fmt: skip
+
+
+def hydra_argv(args: list[str]) -> list[str]:
+    """``args`` with Hydra's flags (and their values) first and the overrides after them, as
+    Hydra's parser needs (``detector=x -m seed=0,1`` would lose ``seed=0,1``); two modes at
+    once (``-m --cfg job``) are refused in one line."""
+    from hydra._internal.utils import get_args_parser
+
+    from tsadbench.cli.console import fail
+
+    takes = {
+        opt: (action.nargs, action.choices)
+        for action in get_args_parser()._actions
+        for opt in action.option_strings
+    }
+    flags: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(args):
+        option, has_value = args[i].split("=", 1)[0], "=" in args[i]
+        if not args[i].startswith("-") or option not in takes:
+            overrides.append(args[i])
+            i += 1
+            continue
+        flags.append(args[i])
+        nargs, choices = takes[option]
+        follows = args[i + 1] if i + 1 < len(args) and not has_value else None
+        if follows is not None and (nargs is None or (nargs == "?" and follows in (choices or ()))):
+            flags.append(follows)
+            i += 1
+        i += 1
+    modes = sorted({_MODES[f.split("=", 1)[0]] for f in flags if f.split("=", 1)[0] in _MODES})
+    if len(modes) > 1:
+        hint = (
+            " (--cfg prints one job's config: drop -m and the comma lists)" if "-m" in modes else ""
+        )
+        fail(f"tsadbench run takes one of {', '.join(modes)} at a time{hint}.")
+    return flags + overrides
 
 
 #: the environment variable holding the pid of the process a sweep's jobs belong to
@@ -97,11 +141,15 @@ def _store_plugin_configs() -> None:
 
 
 def _hydra_main() -> None:
+    import importlib
+    import os
+
     import hydra
     from omegaconf import DictConfig
 
     from tsadbench import sweep
 
+    importlib.import_module("tsadbench.conf")  # registers the schema config.yaml names (--info)
     _store_plugin_configs()
     register_resolvers()
     sweep.FAILED_JOBS = 0
@@ -110,7 +158,14 @@ def _hydra_main() -> None:
     def task(cfg: DictConfig) -> None:
         execute(cfg)
 
-    task()
+    try:
+        task()
+    except Exception as exc:  # Hydra's own failures (the task's are reported by Hydra itself)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        from tsadbench.cli.console import fail
+
+        fail(f"Hydra could not start: {exc} (HYDRA_FULL_ERROR=1 shows where)")
     if sweep.FAILED_JOBS:  # a sweep in which a job failed (SweepProgress counted them)
         raise SystemExit(1)
 
