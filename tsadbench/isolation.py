@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,9 +172,27 @@ def peak_rss(interval: float = 0.02) -> Iterator[dict[str, float]]:
         out["peak_rss_mb"] = round(max(out["peak_rss_mb"], _rss_bytes() / 2**20), 1)
 
 
-def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
+@contextmanager
+def output_to(path: Path | None) -> Iterator[None]:
+    """Send what this process prints (``sys.stdout``, ``sys.stderr``) to the end of the file
+    ``path`` while inside; None: leave it where it goes."""
+    if path is None:
+        yield
+        return
+    with (
+        open(path, "a", buffering=1) as fh,
+        redirect_stdout(fh),
+        redirect_stderr(fh),
+    ):
+        yield
+
+
+def fit_score_isolated(
+    job: Job, timeout_s: float | None = None, output: Path | None = None
+) -> FitScore:
     """:func:`fit_score` in a fresh Python process (raises :class:`RunTimeout` past
-    ``timeout_s``, :class:`ChildError` with the child's traceback when the run raised).
+    ``timeout_s``, :class:`ChildError` with the child's traceback when the run raised); what
+    it prints goes to the end of the file ``output`` (None: where this process's goes).
 
     A plain subprocess (``python -m tsadbench.isolation``), not ``multiprocessing``: it works the
     same inside any launcher's worker (loky, submitit, daemonic pools). The job and its result
@@ -193,7 +211,15 @@ def fit_score_isolated(job: Job, timeout_s: float | None = None) -> FitScore:
         cmd = [sys.executable, "-m", __name__, str(job_file), str(out), str(os.getpid())]
         # its own process group (session): a timeout or an interrupt ends the run and every
         # process the detector started, not only the direct child
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(output, "ab") if output else nullcontext() as log:
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                start_new_session=True,
+            )
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:

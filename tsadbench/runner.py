@@ -25,7 +25,7 @@ from tsadbench import __version__, store
 from tsadbench.data import Entity, load_dataset
 from tsadbench.data.scaling import fit_scaler
 from tsadbench.evaluation import complete_metrics, evaluate_record
-from tsadbench.isolation import ChildError, FitScore, Job, RunTimeout, fit_score
+from tsadbench.isolation import ChildError, FitScore, Job, RunTimeout, fit_score, output_to
 from tsadbench.isolation import fit_score_isolated as isolated
 from tsadbench.provenance import code_identity, environment
 from tsadbench.record import ALL_ENTITIES, DatasetRef, DetectorRef, RunRecord, Scores
@@ -244,7 +244,11 @@ def _fit_score(s: RunSettings, p: Prepared, entity: Entity, record: RunRecord) -
         # each); when a scaler_slice is in force they still index the train the detector sees
         segments=entity.meta.get("train_segments"),
     )
-    out = isolated(job, s.timeout_s) if s.isolate else fit_score(job)
+    if s.isolate:
+        out = isolated(job, s.timeout_s, output=s.output)
+    else:
+        with output_to(s.output):
+            out = fit_score(job)
     record.environment["gpu"] = out.gpu
     record.environment["versions"].update(out.versions)
     record.detector.provenance = out.provenance

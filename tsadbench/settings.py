@@ -51,6 +51,9 @@ class RunSettings:
     dataset_loader: str | None = None
     # the job's command line (``tsadbench run`` and its overrides), kept in every record
     command: str | None = None
+    # where the run's own output goes (what a detector prints): a sweep job's run.log; None:
+    # this process's stdout and stderr
+    output: Path | None = None
     # why a run is a reduced version of a paper's setting; marked wherever its numbers appear
     reduced: str | None = None
 

@@ -152,7 +152,8 @@ class SweepProgress(Callback):
             TextColumn("[red]{task.fields[failed]} failed[/], {task.fields[remaining]} to go"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[running]}"),
-            console=Console(stderr=True),
+            # this terminal's stderr, fixed: a run in this process may redirect sys.stderr
+            console=Console(file=sys.stderr),
         )
         self._task = self._progress.add_task(
             "sweep", total=self._total, failed=0, remaining=self._total or "?", running=""

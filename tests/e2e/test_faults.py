@@ -280,3 +280,48 @@ def test_two_sweeps_started_together_get_a_folder_each(tmp_path):
         [job] = folder.glob("*/run.log")
         assert folder.name.endswith(f"_{proc.pid}")
         assert "random" in job.read_text()
+
+
+CHATTY = """
+import sys
+import numpy as np
+from tsadbench.detectors import BaseDetector
+from tsadbench.registry import register_detector
+
+@register_detector("chatty")
+class Chatty(BaseDetector):
+    def __init__(self, *, power: float = 1.0):
+        self.power = power
+    def _fit(self, X):
+        print("CHATTY-FIT on stdout")
+        print("CHATTY-FIT on stderr", file=sys.stderr)
+        self.mean_ = X.mean(axis=0)
+    def _score(self, X):
+        print("CHATTY-SCORE", flush=True)
+        return np.abs(X - self.mean_).sum(axis=1) ** self.power
+"""
+
+
+@pytest.mark.parametrize("isolate", ["true", "false"])
+def test_what_a_detector_prints_in_a_sweep_goes_to_its_jobs_log(tmp_path, isolate):
+    # a plug-in (an entry point found on PYTHONPATH) that prints while it fits and scores
+    (tmp_path / "chatty_plugin.py").write_text(CHATTY)
+    dist = tmp_path / "chatty_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: chatty-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[tsadbench.detectors]\nchatty = chatty_plugin\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tsadbench", "run", "-m", "detector=chatty", "seed=0,1",
+         f"isolate={isolate}", "dataset.length=600", "dataset.n_anomalies=3",
+         "metrics.names=[auc_pr]", f"results_dir={tmp_path / 'results'}"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "CHATTY" not in done.stdout + done.stderr  # the sweep's display stays its own
+    logs = sorted((tmp_path / "results" / ".hydra" / "multirun").glob("*/*/run.log"))
+    assert len(logs) == 2
+    for log in logs:
+        text = log.read_text()
+        assert "CHATTY-FIT on stdout" in text and "CHATTY-FIT on stderr" in text
+        assert "CHATTY-SCORE" in text

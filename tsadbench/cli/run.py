@@ -225,6 +225,8 @@ def execute(cfg: Any) -> list[RunRecord]:
     try:
         settings = settings_from_config(cfg)
         settings.record_skips = bool(multirun)  # a sweep records what cannot run here
+        if multirun:  # what the detector prints goes to the job's log, not over the display
+            settings.output = folder / "run.log"
         if HydraConfig.initialized():  # this job's own overrides (a sweep's: one job's)
             settings.command = " ".join(["tsadbench run", *HydraConfig.get().overrides.task])
         records = run(settings, log=log, found=found)
