@@ -46,6 +46,7 @@ __all__ = [
     "PROTOCOLS",
     "Evaluation",
     "MetricSpec",
+    "check_params",
     "compute",
     "compute_root_cause",
     "evaluate",
@@ -54,6 +55,7 @@ __all__ = [
     "metric_defaults",
     "needs_train_energies",
     "parse_metric",
+    "parse_metric_set",
     "reads_train_scores",
     "register_metric",
 ]
@@ -328,3 +330,43 @@ def evaluate(
             out[spec.name] = float("nan")
             out.errors[spec.name] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def parse_metric_set(names: Iterable[str]) -> list[MetricSpec]:
+    """Every name resolved (:func:`parse_metric`) and its parameter values checked
+    (:func:`check_params`): a bad name or value raises ``ValueError`` before any metric runs."""
+    specs = [parse_metric(name) for name in names]
+    check_params(specs)
+    return specs
+
+
+_BAD_PARAMETER = re.compile(r"^ValueError: The '(\w+)' parameter ")
+
+
+def check_params(specs: Iterable[MetricSpec]) -> None:
+    """Raise ``ValueError`` naming the metric when a parameter value given in a metric's name
+    is invalid (``vus_pr(window=-5)``), before any run: each metric checks its own parameters
+    as it computes, so those given are tried on a small made-up series and only a complaint
+    about a parameter is raised (anything else is left to the real data). The series is
+    shorter than any real one, so this costs less than computing those metrics once."""
+    given = [s for s in specs if "(" in s.name]  # the canonical name shows values not default
+    if not given:
+        return
+    n = 400
+    labels = np.zeros(n, dtype=np.int8)
+    labels[np.r_[100:110, 250:262]] = 1
+    scores = labels + np.linspace(0.0, 0.5, n)
+    train = np.linspace(0.0, 0.6, n)
+    channels = np.stack([labels, labels, np.zeros(n, dtype=np.int8)], axis=1)
+    found = evaluate(
+        labels,
+        scores,
+        given,
+        train_scores=train,
+        train_energies=np.tile(train[:, None], (1, 8)),
+        channel_labels=channels,
+        channel_scores=channels + np.linspace(0.0, 0.5, n)[:, None],
+    )
+    for name, error in found.errors.items():
+        if _BAD_PARAMETER.match(error):
+            raise ValueError(f"{name}: {error.removeprefix('ValueError: ')}")

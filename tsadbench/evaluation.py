@@ -72,10 +72,10 @@ def evaluate_stored(
 ) -> list[RunRecord]:
     """Recompute ``names`` for every finished run under ``results_dir`` from its stored scores
     and rewrite each record atomically; return the records."""
-    from tsadbench.metrics import parse_metric
+    from tsadbench.metrics import parse_metric_set
 
     try:
-        specs = [parse_metric(name) for name in names]
+        specs = parse_metric_set(names)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     # every record and its scores are read (and refused, named, when damaged) before anything

@@ -205,7 +205,7 @@ def prepare(s: RunSettings) -> Prepared:
     """Check everything that needs no data (raises ``ConfigError``, or ``Unavailable`` when the
     detector cannot run on this machine)."""
     from tsadbench.data.scaling import SCALERS
-    from tsadbench.metrics import parse_metric
+    from tsadbench.metrics import parse_metric_set
     from tsadbench.registry import DETECTORS
 
     _check_writable(Path(s.results_dir))
@@ -221,7 +221,7 @@ def prepare(s: RunSettings) -> Prepared:
         # rejects unknown parameters (TypeError) and invalid values (ValueError)
         det = DETECTORS.create(s.detector, **s.detector_params)
         det.check_params()
-        specs = [parse_metric(name) for name in s.metrics]
+        specs = parse_metric_set(s.metrics)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from None
     reason = det.check_available()

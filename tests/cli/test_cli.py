@@ -134,6 +134,7 @@ def test_rerun_adds_missing_metrics_from_stored_scores(tmp_path):
         ("detector.window=0", "'window' parameter of WindowIForest must be an int >= 1"),
         ("+detector.nosuch=1", "has no parameter(s) 'nosuch'"),
         ("metrics.names=[pa_f1]", "needs a threshold protocol"),
+        ("metrics.names=['vus_pr(window=-5)']", "vus_pr(window=-5): The 'window' parameter"),
     ],
 )
 def test_bad_settings_fail_cleanly_without_a_record(tmp_path, override, message):

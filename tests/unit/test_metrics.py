@@ -284,3 +284,55 @@ def test_pot_runs_spot_over_the_test_scores():
     # scores that join the tail refit it and move the thresholds, whose mean is returned
     joining = np.quantile(train, 0.99) + np.linspace(0, 1, 200)
     assert pot(joining, train) != pytest.approx(start)
+
+
+def _config_metric_names() -> list[str]:
+    """Every metric name with parameters that the shipped configs give (lists and keys)."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    def strings(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield str(key)
+                yield from strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from strings(value)
+        elif isinstance(node, str):
+            yield node
+
+    found = set()
+    for path in (Path(__file__).parents[2] / "conf").rglob("*.yaml"):
+        for text in strings(OmegaConf.to_container(OmegaConf.load(path))):
+            try:
+                if "(" in parse_metric(text).name:
+                    found.add(text)
+            except (ValueError, KeyError):
+                continue  # not a metric name
+    return sorted(found)
+
+
+def test_bad_metric_parameter_values_are_refused_before_any_run():
+    from tsadbench.metrics import check_params, parse_metric
+
+    for name, message in [
+        ("vus_pr(window=-5)", r"vus_pr\(window=-5\): The 'window' parameter must be an int >= 0"),
+        ("f1@train_quantile(q=2)", r"f1@train_quantile\(q=2\): The 'q' parameter must be"),
+        ("range_f1(bias='up')@oracle", r"The 'bias' parameter must be one of"),
+        ("pate(e_buffer=-1)", r"The 'e_buffer' parameter must be an int >= 0"),
+        ("delay_pa_f1(delay=-1)@oracle", r"The 'delay' parameter must be an int >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_params([parse_metric(name)])
+    # valid values pass, whatever the made-up series makes of them
+    valid = [
+        "vus_pr(window=1000)",  # longer than the made-up series
+        "f1@train_quantile(q=0.995)",
+        "range_f1(bias='back')@oracle",
+        "pa_k_f1(k=50)@oracle",
+        *_config_metric_names(),
+    ]
+    assert len(valid) > 6  # the configs' own names were found
+    check_params([parse_metric(name) for name in valid])

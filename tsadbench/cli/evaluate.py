@@ -175,11 +175,13 @@ def evaluate(
         if not (labels and scores):
             raise ValueError("Give RESULTS_DIR, or both --labels and --scores.")
         from tsadbench.metrics import evaluate as compute_set
+        from tsadbench.metrics import parse_metric_set
 
+        specs = parse_metric_set(names)
         y = load_vector(labels, "labels")
         s = load_vector(scores, "scores")
         train = load_vector(train_scores, "train scores") if train_scores else None
-        values = compute_set(y, s, names, train)
+        values = compute_set(y, s, specs, train)
         for name, reason in values.errors.items():
             err.print(
                 f"[yellow]{escape(name)}:[/] {escape(reason)}", highlight=False, soft_wrap=True
