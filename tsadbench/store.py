@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -39,6 +40,12 @@ def run_key(spec: Mapping[str, Any]) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all."""
+    os.replace(_staged(path, data), path)
+
+
+def _staged(path: Path, data: bytes) -> Path:
+    """``data`` written and synced to a temporary file beside ``path`` (removed on failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -47,10 +54,10 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are shared (cluster, reports)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def npz_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
@@ -70,13 +77,35 @@ def npz_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
     return buf.getvalue()
 
 
+class WriteError(OSError):
+    """A record could not be written (a full disk, a lost permission): none of it was kept
+    half-written, and the records written before it are intact."""
+
+
 def write(results_dir: str | Path, record: RunRecord, scores: Scores | None = None) -> Path:
-    """Write ``record`` (and its ``scores``) under ``results_dir/<record.key>/``, atomically."""
+    """Write ``record`` (and its ``scores``) under ``results_dir/<record.key>/``, atomically;
+    raise :class:`WriteError` naming the folder when the disk refuses."""
     folder = Path(results_dir) / record.key
-    if scores is not None:
-        atomic_write(folder / SCORES, npz_bytes(scores.arrays()))
     text = json.dumps(record.to_dict(), indent=2, sort_keys=True, allow_nan=True)
-    atomic_write(folder / RECORD, text.encode())
+    new = not folder.exists()
+    staged: list[tuple[Path, Path]] = []
+    try:  # both files written in full first, then both renamed into place: a full disk can
+        # never leave new scores beside an old record (renames take no space)
+        if scores is not None:
+            staged.append((_staged(folder / SCORES, npz_bytes(scores.arrays())), folder / SCORES))
+        staged.append((_staged(folder / RECORD, text.encode()), folder / RECORD))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if new:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise WriteError(
+            f"Cannot write the record of {record.detector.name} on {record.dataset.name}/"
+            f"{record.dataset.entity} to {folder}: {exc.strerror or exc}. Nothing of it was "
+            f"kept; the records written before it are intact."
+        ) from None
     return folder
 
 

@@ -325,3 +325,30 @@ def test_what_a_detector_prints_in_a_sweep_goes_to_its_jobs_log(tmp_path, isolat
         text = log.read_text()
         assert "CHATTY-FIT on stdout" in text and "CHATTY-FIT on stderr" in text
         assert "CHATTY-SCORE" in text
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_keeps_earlier_records(tmp_path, monkeypatch):
+    import errno
+
+    from typer.testing import CliRunner
+
+    from tsadbench import store
+    from tsadbench.cli import app
+
+    args = ["run", "detector=random", "dataset.length=600", "dataset.n_anomalies=3",
+            "metrics.names=[auc_pr]", "isolate=false", f"results_dir={tmp_path}"]  # fmt: skip
+    assert CliRunner().invoke(app, [*args, "seed=0"]).exit_code == 0
+    [earlier] = store.record_folders(tmp_path)
+    kept = (earlier / store.RECORD).read_bytes()
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_staged", full)
+    done = CliRunner().invoke(app, [*args, "seed=1"])
+    assert done.exit_code == 1
+    assert "Error: Cannot write the record of random on synthetic/" in done.stderr
+    assert "No space left on device. Nothing of it was kept" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert store.record_folders(tmp_path) == [earlier]
+    assert (earlier / store.RECORD).read_bytes() == kept

@@ -70,6 +70,35 @@ def test_a_failed_write_keeps_the_earlier_record(tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "k").iterdir()] == ["record.json"]
 
 
+def test_a_full_disk_leaves_the_old_record_and_scores_whole_and_a_new_run_no_folder(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    def scores(v: float) -> Scores:
+        return Scores(test=np.full(3, v), labels=np.array([0, 1, 0], dtype=np.int8))
+
+    store.write(tmp_path, _record("k", metrics={"auc_pr": 0.5}), scores(0.5))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()}
+    real = store._staged
+    calls = []
+
+    def full_after_the_scores(path, data):  # the scores fit, then the disk is full
+        calls.append(path.name)
+        if path.name == store.RECORD:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(store, "_staged", full_after_the_scores)
+    for key in ("k", "new"):
+        with pytest.raises(store.WriteError, match=rf"/{key}: No space left on device\. Nothing"):
+            store.write(tmp_path, _record(key, metrics={"auc_pr": 0.9}), scores(0.9))
+    assert calls == ["scores.npz", "record.json"] * 2
+    # the earlier run: its record and scores as they were (not new scores beside an old record)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()} == before
+    assert not (tmp_path / "new").exists()  # a new run: no folder of scores without a record
+
+
 def test_bad_status_is_refused():
     with pytest.raises(ValueError, match="status must be one of"):
         _record("k", "done")

@@ -159,6 +159,7 @@ def evaluate(
     from rich.markup import escape
 
     from tsadbench.cli.console import console
+    from tsadbench.store import WriteError
 
     err = console(stderr=True)
     try:
@@ -186,7 +187,7 @@ def evaluate(
             err.print(
                 f"[yellow]{escape(name)}:[/] {escape(reason)}", highlight=False, soft_wrap=True
             )
-    except ValueError as exc:
+    except (ValueError, WriteError) as exc:
         fail(str(exc))
     if as_json:  # JSON has no NaN: an undefined metric is null (its reason is on stderr)
         typer.echo(json.dumps({k: None if v != v else v for k, v in values.items()}, indent=2))

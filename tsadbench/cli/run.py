@@ -200,6 +200,7 @@ def execute(cfg: Any) -> list[RunRecord]:
     from tsadbench.report import records_table
     from tsadbench.runner import ConfigError, run
     from tsadbench.settings import settings_from_config
+    from tsadbench.store import WriteError
     from tsadbench.sweep import job_outcome, write_job_status
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
@@ -232,13 +233,17 @@ def execute(cfg: Any) -> list[RunRecord]:
         records = run(settings, log=log, found=found)
     except Exception as exc:
         if not multirun:
-            if not isinstance(exc, ConfigError):
+            if not isinstance(exc, (ConfigError, WriteError)):
                 raise
             from tsadbench.cli.console import fail
 
             fail(str(exc))
         # one bad job must not stop the rest of a sweep, nor look as if it still ran
-        message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, (ConfigError, WriteError))
+            else f"{type(exc).__name__}: {exc}"
+        )
         log(f"Error: {message}")
         write_job_status(folder, {"state": "failed", "label": label, "error": message})
         return []
