@@ -224,13 +224,15 @@ def _alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_killing_only_the_sweeps_process_ends_every_job_and_run(tmp_path, held, sig):
-    """kill -9 or kill -TERM of the sweep's own process (not its group): its joblib workers and
-    their runs end within 10 s instead of running queued jobs for no one; a rerun completes
-    exactly the missing runs."""
+@pytest.mark.parametrize("launcher", ["local", "submitit_local"])
+def test_killing_only_the_sweeps_process_ends_every_job_and_run(tmp_path, held, sig, launcher):
+    """kill -9 or kill -TERM of the sweep's own process (not its group): its workers (joblib's
+    or submitit's local processes) and their runs end within 10 s instead of running queued
+    jobs for no one; a rerun completes exactly the missing runs."""
     hold, env = held
     results = tmp_path / "results"
     grid = ["detector=held,iforest", *GRID[1:], f"results_dir={results}", "n_jobs=2"]
+    grid.append(f"hydra/launcher={launcher}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tsadbench", "run", "-m", *grid],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

@@ -87,24 +87,54 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _ancestors(depth: int = 4) -> list[int]:
+    """This process's parent, grandparent, ... (``depth`` of them, Linux's /proc)."""
+    import os
+
+    chain, pid = [], os.getpid()
+    for _ in range(depth):
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        chain.append(pid)
+    return chain
+
+
 def _end_with_the_sweep() -> None:
-    """In a sweep's local worker process (a direct child of the sweep's process: joblib's, or
-    submitit's local launcher's): end this process as soon as the sweep's own process is gone
-    (killed, even with SIGKILL), instead of running queued jobs for no one. The run it may be in
-    dies with it (its parent-death signal)."""
+    """In a sweep's local worker process, end this process as soon as the sweep's own process is
+    gone (killed, even with SIGKILL), instead of running queued jobs for no one; the run it may
+    be in dies with it (its parent-death signal). A local worker is a direct child of the
+    sweep's process (joblib's), or a job of submitit's local executor (``SUBMITIT_EXECUTOR=local``,
+    a few processes below the sweep's); such a job that starts after its sweep ended ends at once.
+    """
     import os
     import threading
 
     global _WATCHING
     parent = int(os.environ.get(SWEEP_PARENT) or 0)
-    # only a direct child of the sweep's process watches it: a job of a cluster (SLURM) runs
-    # under the scheduler, on another node, and must not take that for its sweep ending
-    if not parent or os.getppid() != parent or _WATCHING:
+    # a job on a cluster (SLURM) runs under the scheduler, on another node: the pid it inherited
+    # means nothing there, and it must not take that for its sweep ending
+    if not parent or _WATCHING:
         return
+    if os.environ.get("SUBMITIT_EXECUTOR") == "local":
+
+        def sweep_alive() -> bool:
+            return parent in _ancestors()
+
+    elif os.getppid() == parent:
+
+        def sweep_alive() -> bool:
+            return os.getppid() == parent
+
+    else:
+        return
+    if not sweep_alive():
+        os._exit(1)
     _WATCHING = True
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while sweep_alive():
             threading.Event().wait(0.5)
         os._exit(1)
 
