@@ -174,6 +174,22 @@ def test_a_results_dir_that_is_a_file_is_refused_before_any_run(tmp_path):
         prepare(settings)
 
 
+def test_a_results_dir_this_user_cannot_write_is_refused_before_any_run(tmp_path, monkeypatch):
+    # the tests run as root here, for whom every folder is writable: the permission is made up
+    import tsadbench.settings
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(
+        tsadbench.settings.os, "access", lambda p, mode: Path(p) != locked and real(p, mode)
+    )
+    settings = _settings("cpu")
+    settings.results_dir = locked / "results"
+    with pytest.raises(ConfigError, match=r"results cannot be written: .*locked is not writable"):
+        prepare(settings)
+
+
 def test_a_plugin_that_exits_on_import_is_warned_about_and_the_rest_goes_on(tmp_path, monkeypatch):
     from tsadbench.registry import DETECTORS
 
