@@ -261,3 +261,29 @@ def test_killing_only_the_sweeps_process_ends_every_job_and_run(tmp_path, held, 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(assert_intact(results)) == 8
+
+
+def test_a_sweep_over_datasets_takes_the_common_dataset_settings(tmp_path):
+    # `dataset.channels=[0]` across datasets: Hydra composes the default dataset (synthetic,
+    # which lists no channels) first; every dataset takes the common settings all the same
+    root = tmp_path / "data" / "PSM"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    header = "timestamp_(min)," + ",".join(f"feature_{i}" for i in range(3))
+    for split, n in (("train", 300), ("test", 200)):
+        rows = [f"{i}," + ",".join(f"{v:.4f}" for v in rng.normal(size=3)) for i in range(n)]
+        (root / f"{split}.csv").write_text("\n".join([header, *rows]) + "\n")
+    labels = ["1" if 120 <= i < 130 else "0" for i in range(200)]
+    (root / "test_label.csv").write_text("timestamp_(min),label\n" + "\n".join(
+        f"{i},{y}" for i, y in enumerate(labels)) + "\n")  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "tsadbench", "run", "-m", "detector=iforest",
+        "dataset=synthetic,psm", "dataset.channels=[0]", "dataset.nan=zero",
+        "metrics.names=[auc_pr]", f"data_root={tmp_path / 'data'}", f"results_dir={tmp_path}",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    records = {r.dataset.name: r for r in store.iter_records(tmp_path)}
+    assert set(records) == {"synthetic", "psm"}
+    assert all(r.status == "ok" and r.dataset.n_channels == 1 for r in records.values())
+    assert records["psm"].dataset.params["channels"] == [0]

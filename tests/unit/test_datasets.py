@@ -445,3 +445,24 @@ def test_data_info_reports_filled_nans(tmp_path):
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["entities"][0]["nans_filled"] == 1
+
+
+def test_every_dataset_takes_the_common_settings(tmp_path):
+    # synthetic has no entities, channels or nan parameter: they are applied after loading
+    from tsadbench.data import COMMON_SETTINGS
+
+    assert set(COMMON_SETTINGS) >= {"entities", "channels", "nan", "train_slice"}
+    ds = load_dataset("synthetic", n_entities=3, length=400, n_anomalies=2)
+    some = load_dataset(
+        "synthetic", n_entities=3, length=400, n_anomalies=2,
+        entities=["series_2", "series_0"], channels=[3, "1"], nan="error",
+    )  # fmt: skip
+    assert [e.name for e in some.entities] == ["series_2", "series_0"]
+    np.testing.assert_array_equal(some.entities[1].test, ds.entities[0].test[:, [3, 1]])
+    assert some.entities[1].meta["channels"] == ["3", "1"]
+    one = load_dataset("synthetic", n_entities=3, length=400, n_anomalies=2, entities="series_1")
+    assert [e.name for e in one.entities] == ["series_1"]  # one name alone: a list of one
+    with pytest.raises(ValueError, match="synthetic dataset has no entity 'series_9'"):
+        load_dataset("synthetic", length=400, n_anomalies=2, entities=["series_9"])
+    with pytest.raises(ValueError, match="'nan' parameter must be one of"):
+        load_dataset("synthetic", length=400, n_anomalies=2, nan="drop")

@@ -85,10 +85,19 @@ class Dataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+#: the settings every dataset takes (``dataset.<key>=...`` works whichever dataset is chosen,
+#: in a sweep over several too); a loader that has no parameter of that name gets it applied
+#: here, after loading
+COMMON_SETTINGS = ("entities", "channels", "nan", "train_slice", "test_slice", "scaler_slice")
+
+
 def load_dataset(
     name: str,
     data_root: str | Path | None = None,
     *,
+    entities: Sequence[str] | str | None = None,
+    channels: Sequence[int | str] | int | str | None = None,
+    nan: str | None = None,
     train_slice: Sequence[int | None] | None = None,
     test_slice: Sequence[int | None] | None = None,
     scaler_slice: Sequence[int | None] | None = None,
@@ -96,23 +105,40 @@ def load_dataset(
 ) -> Dataset:
     """Load the registered dataset ``name``; ``params`` go to its loader.
 
+    The common settings (:data:`COMMON_SETTINGS`) work for every dataset: ``entities`` (names)
+    and ``channels`` (indices or names) keep some of them; ``nan`` (``ffill``, ``zero``,
+    ``error``) handles missing values (unset: the loader's own policy, where it has one).
     ``train_slice`` / ``test_slice``: ``[start, stop]`` (Python slice bounds, null for open)
     keep a part of every entity's train / test split (labels follow the test split), e.g. a
     short cut of a real series for a quick suite. ``scaler_slice``: the part of the whole train
     split (before ``train_slice``) that the scaler is fitted on; unset, the scaler is fitted on
-    the train the detector learns from. All three change the data, so its checksum and the run
-    keys too.
+    the train the detector learns from. All of them change the data, so its checksum and the
+    run keys too.
     """
+    import inspect
+
     loader = DATASETS.get(name)
+    takes = inspect.signature(loader).parameters
+    common = {"entities": entities, "channels": channels, "nan": nan}
+    params.update({k: v for k, v in common.items() if v is not None and k in takes})
     ds = loader(data_root=Path(data_root) if data_root is not None else None, **params)
     if not isinstance(ds, Dataset) or not ds.entities:
         raise ValueError(f"The dataset loader {name!r} returned no entities.")
+    if any(v is not None and k not in takes for k, v in common.items()):
+        # the loader has no such parameter: applied here, to what it loaded
+        ds = _common(
+            ds,
+            name,
+            entities=None if "entities" in takes else entities,
+            channels=None if "channels" in takes else channels,
+            nan=None if "nan" in takes else nan,
+        )
     if train_slice is None and test_slice is None and scaler_slice is None:
         return ds
     train_cut, test_cut = _slice(train_slice, "train_slice"), _slice(test_slice, "test_slice")
     scaler_cut = None if scaler_slice is None else _slice(scaler_slice, "scaler_slice")
     cuts = {"train_slice": train_slice, "test_slice": test_slice, "scaler_slice": scaler_slice}
-    entities = []
+    cut = []
     for e in ds.entities:
         scaler_train = None if scaler_cut is None else e.train[scaler_cut]
         if scaler_train is not None and len(scaler_train) == 0:
@@ -120,7 +146,7 @@ def load_dataset(
                 f"Entity {e.name!r}: scaler_slice={list(scaler_slice or ())} keeps no row of "
                 f"its {len(e.train)} train rows."
             )
-        entities.append(
+        cut.append(
             Entity(
                 name=e.name,
                 train=e.train[train_cut],
@@ -143,7 +169,51 @@ def load_dataset(
                 scaler_train=scaler_train,
             )
         )  # an empty train / test cut fails in Entity's own check, which names the split
-    return Dataset(ds.name, entities, ds.meta)
+    return Dataset(ds.name, cut, ds.meta)
+
+
+def _common(
+    ds: Dataset,
+    name: str,
+    entities: Sequence[str] | str | None = None,
+    channels: Sequence[int | str] | int | str | None = None,
+    nan: str | None = None,
+) -> Dataset:
+    """``entities``, ``channels`` and ``nan`` applied to a loaded dataset."""
+    from tsadbench.data.files import select, select_channels
+    from tsadbench.data.tables import fill_nans
+
+    chosen = ds.entities
+    if entities is not None:
+        wanted = select([e.name for e in chosen], entities, "entity", name)
+        chosen = [next(e for e in chosen if e.name == w) for w in wanted]
+    out = []
+    for e in chosen:
+        train, test, per_channel = e.train, e.test, e.channel_labels
+        meta = dict(e.meta)
+        if channels is not None:
+            names = [str(c) for c in e.meta.get("channels", range(train.shape[1]))]
+            arrays: list[NDArray[Any]] = [train, test]
+            arrays += [] if per_channel is None else [per_channel]
+            arrays, meta["channels"] = select_channels(arrays, channels, names, name)
+            train, test = arrays[0], arrays[1]
+            per_channel = None if per_channel is None else arrays[2]
+        if nan is not None:
+            train, n_train = fill_nans(train, nan, f"The {name} train split of {e.name}")
+            test, n_test = fill_nans(test, nan, f"The {name} test split of {e.name}")
+            meta["nans_filled"] = meta.get("nans_filled", 0) + n_train + n_test
+        out.append(
+            Entity(
+                name=e.name,
+                train=np.ascontiguousarray(train, dtype=np.float32),
+                test=np.ascontiguousarray(test, dtype=np.float32),
+                labels=e.labels,
+                meta=meta,
+                channel_labels=per_channel,
+                scaler_train=e.scaler_train,
+            )
+        )
+    return Dataset(ds.name, out, ds.meta)
 
 
 def segment_starts(parts: Sequence[Any]) -> list[int]:

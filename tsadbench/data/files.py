@@ -139,7 +139,7 @@ def select(
 
 def select_channels(
     arrays: Sequence[NDArray[Any]],
-    channels: Sequence[int | str] | None,
+    channels: Sequence[int | str] | int | str | None,
     names: Sequence[str],
     dataset: str,
 ) -> tuple[list[NDArray[Any]], list[str]]:

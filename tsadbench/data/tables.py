@@ -38,7 +38,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _numeric(frame: Any, path: Path, columns: Sequence[str]) -> np.ndarray:
     """The ``columns`` of ``frame`` as float64, naming the file and line of a cell that is not a
-    number, infinite, or beyond float32 (what detectors compute in). NaN is left to ``_fill``."""
+    number, infinite, or beyond float32 (what detectors compute in); NaN is left to
+    ``fill_nans``."""
     import pandas as pd
 
     missing = [c for c in columns if c not in frame.columns]
@@ -64,7 +65,7 @@ def _numeric(frame: Any, path: Path, columns: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _fill(arr: np.ndarray, policy: str, where: str) -> tuple[np.ndarray, int]:
+def fill_nans(arr: np.ndarray, policy: str, where: str) -> tuple[np.ndarray, int]:
     if policy not in NAN_POLICIES:
         raise ValueError(f"The 'nan' parameter must be one of {NAN_POLICIES}. Got {policy!r}.")
     missing = int(np.isnan(arr).sum())
@@ -93,8 +94,8 @@ def _entity(
     nan: str,
     **meta: Any,
 ) -> Entity:
-    train, n_train = _fill(train, nan, f"The {dataset} train split of {name}")
-    test, n_test = _fill(test, nan, f"The {dataset} test split of {name}")
+    train, n_train = fill_nans(train, nan, f"The {dataset} train split of {name}")
+    test, n_test = fill_nans(test, nan, f"The {dataset} test split of {name}")
     (train, test), kept = select_channels([train, test], channels, names, dataset)
     return Entity(
         name=name,
