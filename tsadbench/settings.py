@@ -6,7 +6,7 @@ a run writes no record."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -82,6 +82,8 @@ class RunConfig:
     reduced: Optional[str] = None  # noqa: UP045
     suite: Optional[str] = None  # noqa: UP045
     paper: Any = None
+    # detector parameters for every detector that has them (a mixed sweep's n_epochs=3)
+    detectors: Any = field(default_factory=dict)
 
 
 def register_schema() -> None:
@@ -131,6 +133,7 @@ def settings_from_config(cfg: Any) -> RunSettings:
             "The 'timeout_s' setting needs isolate=true: a run in this process cannot be "
             f"stopped. Got timeout_s={c['timeout_s']!r} with isolate=false."
         )
+    det.update(_for_every_detector(det["name"], c.get("detectors")))
     return RunSettings(
         detector=det.pop("name"),
         detector_params=det,
@@ -149,6 +152,25 @@ def settings_from_config(cfg: Any) -> RunSettings:
         config={str(k): v for k, v in c.items() if k != "hydra"},
         reduced=None if reduced is None else str(reduced),
     )
+
+
+def _for_every_detector(name: str, shared: Any) -> dict[str, Any]:
+    """Of ``detectors.<param>=value`` (parameters for every detector of a run or sweep that has
+    them), those that detector ``name`` has; the others do not apply to it."""
+    from tsadbench.registry import DETECTORS
+
+    if not shared:
+        return {}
+    if not isinstance(shared, dict):
+        raise ConfigError(
+            f"The 'detectors' setting must map parameter names to values (detectors.n_epochs=3). "
+            f"Got {shared!r}."
+        )
+    try:
+        has = set(DETECTORS.entry(name).obj._param_names())
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    return {k: v for k, v in shared.items() if k in has}
 
 
 def _check_writable(folder: Path) -> None:
@@ -216,7 +238,8 @@ def prepare(s: RunSettings) -> Prepared:
             raise ValueError(
                 f"The detector {s.detector!r} ({entry.obj.__name__}) has no parameter(s) "
                 f"{', '.join(map(repr, unknown))}; its parameters are "
-                f"{', '.join(entry.obj._param_names())}."
+                f"{', '.join(entry.obj._param_names())}. For only the detectors that have "
+                f"one, write detectors.{unknown[0]}=VALUE."
             )
         # rejects unknown parameters (TypeError) and invalid values (ValueError)
         det = DETECTORS.create(s.detector, **s.detector_params)

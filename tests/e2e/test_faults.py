@@ -368,3 +368,19 @@ def test_a_full_disk_ends_the_run_with_one_line_and_keeps_earlier_records(tmp_pa
     assert "Traceback" not in done.stderr + done.stdout
     assert store.record_folders(tmp_path) == [earlier]
     assert (earlier / store.RECORD).read_bytes() == kept
+
+
+def test_parameters_for_every_detector_apply_only_where_a_detector_has_them():
+    from tsadbench.cli.run import hydra_argv
+
+    # the CLI sets or adds them (the composed config lists none)
+    assert hydra_argv(["detector=ae", "detectors.n_epochs=3", "dataset.channels=[0]"]) == [
+        "detector=ae", "++detectors.n_epochs=3", "++dataset.channels=[0]",
+    ]  # fmt: skip
+    ae = settings_from_config(_compose("detector=ae", "++detectors.n_epochs=3"))
+    assert ae.detector_params["n_epochs"] == 3
+    iforest = settings_from_config(_compose("detector=iforest", "++detectors.n_epochs=3"))
+    assert "n_epochs" not in iforest.detector_params
+    assert iforest.config is not None and iforest.config["detectors"] == {"n_epochs": 3}
+    with pytest.raises(ConfigError, match="For only the detectors that have one, write detectors"):
+        prepare(settings_from_config(_compose("detector=iforest", "+detector.n_epochs=3")))

@@ -287,3 +287,16 @@ def test_a_sweep_over_datasets_takes_the_common_dataset_settings(tmp_path):
     assert set(records) == {"synthetic", "psm"}
     assert all(r.status == "ok" and r.dataset.n_channels == 1 for r in records.values())
     assert records["psm"].dataset.params["channels"] == [0]
+
+
+@pytest.mark.slow  # over 5 s on 2 cores: `make test-slow`
+def test_a_mixed_sweep_sets_few_epochs_for_the_detectors_that_train(tmp_path):
+    cmd = [
+        sys.executable, "-m", "tsadbench", "run", "-m", "detector=iforest,ae",
+        "detectors.n_epochs=1", "dataset.length=600", "dataset.n_anomalies=3",
+        "metrics.names=[auc_pr]", f"results_dir={tmp_path}",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    params = {r.detector.name: r.detector.params for r in store.iter_records(tmp_path)}
+    assert params["ae"]["n_epochs"] == 1 and "n_epochs" not in params["iforest"]

@@ -73,17 +73,19 @@ def hydra_argv(args: list[str]) -> list[str]:
             " (--cfg prints one job's config: drop -m and the comma lists)" if "-m" in modes else ""
         )
         fail(f"tsadbench run takes one of {', '.join(modes)} at a time{hint}.")
-    return flags + [_common_dataset_setting(o) for o in overrides]
+    return flags + [_set_or_add(o) for o in overrides]
 
 
-def _common_dataset_setting(override: str) -> str:
+def _set_or_add(override: str) -> str:
     """``dataset.channels=[0]`` as ``++dataset.channels=[0]`` (set or add) for the settings
-    every dataset takes (``data.COMMON_SETTINGS``): Hydra would refuse a key that the dataset
-    config composed first (the default one, in a sweep) does not list."""
+    every dataset takes (``data.COMMON_SETTINGS``), and ``detectors.<param>=...`` likewise:
+    Hydra would refuse a key that the config composed first (the default dataset, in a sweep)
+    does not list."""
     from tsadbench.data import COMMON_SETTINGS
 
     key, equals, _ = override.partition("=")
-    if equals and key.startswith("dataset.") and key.removeprefix("dataset.") in COMMON_SETTINGS:
+    common = key.startswith("dataset.") and key.removeprefix("dataset.") in COMMON_SETTINGS
+    if equals and (common or key.startswith("detectors.")):
         return "++" + override
     return override
 
