@@ -226,8 +226,8 @@ class Prepared:
 def prepare(s: RunSettings) -> Prepared:
     """Check everything that needs no data (raises ``ConfigError``, or ``Unavailable`` when the
     detector cannot run on this machine)."""
-    from tsadbench.data.scaling import SCALERS
     from tsadbench.metrics import parse_metric_set
+    from tsadbench.pipeline import resolve_scaler
     from tsadbench.registry import DETECTORS
 
     _check_writable(Path(s.results_dir))
@@ -250,9 +250,8 @@ def prepare(s: RunSettings) -> Prepared:
     reason = det.check_available()
     if reason:
         raise Unavailable(f"The detector {s.detector!r} cannot run here: {reason}")
-    scaler = entry.obj.tags.scaler if s.scaler == "auto" else s.scaler
-    if scaler not in SCALERS:
-        raise ConfigError(
-            f"The 'scaler' setting must be 'auto' or one of {SCALERS}. Got {s.scaler!r} instead."
-        )
+    try:  # the same choice as the library's Pipeline: the same scores either way
+        scaler = resolve_scaler(entry.obj, s.scaler)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Prepared(entry.obj, entry.info, scaler, specs)

@@ -492,3 +492,47 @@ def test_evaluate_names_the_file_and_line_of_bad_input(tmp_path, content, column
     np.save(tmp_path / "c.npy", np.array([1 + 2j, 0j]))
     with pytest.raises(ValueError, match="complex numbers"):
         load_vector(str(tmp_path / "c.npy"), "scores")
+
+
+@pytest.mark.parametrize("detector", ["iforest", "pca", "tadgan"])
+def test_the_library_pipeline_gives_the_scores_a_run_records(tmp_path, detector):
+    """The same detector, parameters and data: the same scores from `tsadbench run` (scaled
+    by the detector's own scaler: TadGAN's is min-max to [-1, 1]) and from Pipeline."""
+    from tsadbench import Pipeline
+    from tsadbench.data import load_dataset
+
+    data = ["dataset.length=600", "dataset.n_anomalies=3", "dataset.n_channels=2"]
+    fast = ["detector.n_epochs=1"] if detector == "tadgan" else []
+    result = invoke(
+        "run", f"detector={detector}", *data, *fast, "metrics.names=[auc_pr]", "seed=3",
+        f"results_dir={tmp_path}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [record] = records(tmp_path)
+    stored = store.read_scores(tmp_path, record.key)
+    [entity] = load_dataset("synthetic", length=600, n_anomalies=3, n_channels=2).entities
+    threshold = "test_ratio" if detector == "tadgan" else "train_quantile"
+    model = Pipeline(
+        detector, threshold=threshold, threads=record.threads, **record.detector.params
+    ).fit(entity.train)
+    assert model.scaler_ == record.preprocessing["scaler"]
+    np.testing.assert_array_equal(model.decision_function(entity.test), stored.test)
+    np.testing.assert_array_equal(model.decision_scores_, stored.train)
+    assert model.predict(entity.test).dtype == np.int8
+
+
+def test_the_readmes_python_examples_run(tmp_path):
+    """Every ```python block of the README's "From Python" section runs as written."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### From Python", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks
+    for block in blocks:
+        done = subprocess.run(
+            [sys.executable, "-c", block], capture_output=True, text=True, check=False,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "vus_pr" in done.stdout

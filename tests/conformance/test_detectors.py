@@ -161,3 +161,24 @@ def test_declared_window_energies_are_given_and_undeclared_ones_refused(name, sm
     else:
         with pytest.raises(NotImplementedError, match="gives no window energies"):
             det.window_energies(small_entity.train)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scikit_learns_parameter_conventions(name, small_entity):
+    """get_params(deep), set_params and sklearn.base.clone: a clone is unfitted, with the same
+    parameters, and scores as the original after the same fit."""
+    from sklearn.base import clone
+
+    det = make(name)
+    assert det.get_params(deep=True) == det.get_params(deep=False) == det.get_params()
+    fitted = det.fit(small_entity.train)
+    twin = clone(fitted)
+    assert type(twin) is type(det) and twin.get_params() == det.get_params()
+    assert not any(k.endswith("_") and not k.startswith("_") for k in vars(twin))  # unfitted
+    np.testing.assert_array_equal(
+        twin.fit(small_entity.train).score(small_entity.test), fitted.score(small_entity.test)
+    )
+    first = DETECTORS.get(name)._param_names()[0]
+    assert det.set_params(**{first: det.get_params()[first]}) is det
+    with pytest.raises(ValueError, match="has no parameter 'nosuch'"):
+        det.set_params(nosuch=1)
