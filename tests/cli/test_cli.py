@@ -202,12 +202,13 @@ def test_report_prints_and_writes(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "iforest" in result.stdout and "random" in result.stdout
     md = (out / "leaderboard.md").read_text()
-    assert "| detector | config | dataset | data | seeds | ok / runs |" in md
+    assert "| detector | config | params | dataset | data | seeds | ok / runs |" in md
     assert "| pa_f1@oracle | pa_f1@oracle (random) |" in md  # noise's value beside each F1
     lines = [line for line in md.splitlines() if line.startswith("| iforest")]
     assert len(lines) == 1 and "**" in lines[0]  # iforest beats random: best in bold
     csv = (out / "results.csv").read_text().splitlines()
     assert len(csv) == 1 + 4  # header + 2 detectors x 2 entities
+    assert "params" in csv[0].split(",")  # every output names the configuration's parameters
 
 
 def test_report_on_an_empty_folder_fails_clearly(tmp_path):
@@ -227,9 +228,15 @@ def test_report_never_averages_different_hyper_parameters(tmp_path):
     result = invoke("report", str(tmp_path))
     assert result.exit_code == 0
     summary = (tmp_path / "leaderboard.md").read_text().splitlines()
-    rows = [line for line in summary if line.startswith("| iforest |")]
-    # two configurations: window 32 (two seeds averaged) and window 8 (one seed)
-    assert sorted(row.split(" | ")[4] for row in rows) == ["1", "2"]
+    header = next(line for line in summary if line.startswith("| detector |")).split(" | ")
+    rows = [
+        dict(zip(header, line.split(" | "), strict=True))
+        for line in summary
+        if line.startswith("| iforest |")
+    ]
+    # two configurations: window 32 (two seeds averaged) and window 8 (one seed), each named
+    # by the parameters that differ from the detector's defaults
+    assert sorted((r["params"], r["seeds"]) for r in rows) == [("defaults", "2"), ("window=8", "1")]
 
 
 def test_evaluate_recomputes_stored_runs_without_retraining(tmp_path):
@@ -536,3 +543,22 @@ def test_the_readmes_python_examples_run(tmp_path):
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "vus_pr" in done.stdout
+
+
+def test_the_terminal_leaderboard_fits_100_columns_without_breaking_numbers(tmp_path):
+    metrics = "metrics.names=[vus_pr,vus_roc,auc_pr,auc_roc,f1@oracle,pa_f1@oracle]"
+    for det in ("iforest", "pca"):
+        args = ["run", f"detector={det}", "dataset.length=400", "dataset.n_anomalies=4", metrics]
+        assert invoke(*args, f"results_dir={tmp_path}").exit_code == 0
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path), "--out", str(tmp_path / "out")], env={"COLUMNS": "100"}
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and max(map(len, lines)) <= 100
+    rows = [line for line in lines if line.startswith("│ ")]
+    assert {r.split("│")[1].strip() for r in rows} >= {"iforest", "pca", "random"}
+    numbers = [cell.strip() for r in rows for cell in r.split("│")[6:-1]]
+    assert numbers and all(re.fullmatch(r"(\d\.\d{4}|NaN|–)", n) for n in numbers), numbers
+    assert "more metric(s) in leaderboard.md" in result.stdout  # the rest are in the file
+    assert "pa_f1@oracle" in (tmp_path / "out" / "leaderboard.md").read_text()

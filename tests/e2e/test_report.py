@@ -212,8 +212,10 @@ def test_failed_runs_are_listed_and_never_averaged(tmp_path):
     )
     run(settings, log=lambda _: None)
     report = build(tmp_path, tmp_path / "out", METRICS, random=False, log=lambda _: None)
-    [knn] = [row for row in report.board.rows if row[0] == "knn"]
-    assert knn[5] == "0 / 1" and knn[6] == "NaN"
+    [knn] = [
+        dict(zip(report.board.header, r, strict=True)) for r in report.board.rows if r[0] == "knn"
+    ]
+    assert knn["ok / runs"] == "0 / 1" and knn[METRICS[0]] == "NaN"
     assert [f[0] for f in report.board.failed] == ["knn"]
     page = report.html.read_text()
     assert "Runs that did not finish (not averaged)" in page and "WindowKNN" in page
@@ -255,9 +257,10 @@ def test_a_metric_undefined_on_one_entity_is_not_averaged_away(results):
     runs.loc[first, "metric/auc_pr"] = float("nan")  # as a record with an undefined metric
     board = leaderboard(runs, ["auc_pr"])
     data = runs.loc[first, "data"]
-    [row] = [r for r in board.rows if r[0] == "pca" and r[3] == data]
+    cells = [dict(zip(board.header, r, strict=True)) for r in board.rows]
+    [row] = [r for r in cells if r["detector"] == "pca" and r["data"] == data]
     # the seed with the undefined entity has no dataset value: one seed left, not two
-    assert row[4] == "1" and "±" not in row[6]
+    assert row["seeds"] == "1" and "±" not in row["auc_pr"]
 
 
 def test_counts_summed_over_signals_a_label_and_a_reduced_run(tmp_path):

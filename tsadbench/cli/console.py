@@ -9,13 +9,16 @@ if TYPE_CHECKING:
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; piped output gets 160 columns instead of 80, so tables stay readable."""
+    """A rich console; piped output gets 160 columns instead of 80, so tables stay readable
+    (``COLUMNS`` set says otherwise)."""
+    import os
     import sys
 
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+    given = stream.isatty() or bool(os.environ.get("COLUMNS"))
+    return Console(stderr=stderr, width=None if given else 160)
 
 
 def fail(message: str) -> NoReturn:

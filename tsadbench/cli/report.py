@@ -98,5 +98,6 @@ def report(
         )
     except ValueError as exc:
         fail(str(exc))
-    console().print(leaderboard_table(result.board))
+    screen = console()
+    screen.print(leaderboard_table(result.board, width=screen.width))
     err.print(f"wrote {result.markdown}, {result.csv} and {result.html}", highlight=False)

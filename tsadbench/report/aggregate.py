@@ -51,14 +51,14 @@ def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
     )
     means = stats.xs("mean", axis=1, level=1)
     best = means.groupby(level=["dataset", "data"]).max() if len(stats) else None
-    header = ["detector", "config", "dataset", "data", "seeds", "ok / runs"]
+    header = [*KEYS, "seeds", "ok / runs"]
     for c in cols:
         name = c.removeprefix("metric/")
         header += [name, f"{name} (random)"] if "@" in name else [name]
 
     def rank(key: Any) -> tuple[str, float]:  # by dataset, then the first metric, best first
         first = stats.loc[key, (cols[0], "mean")] if cols and key in stats.index else np.nan
-        return (f"{key[2]} {key[3]}", -first if not np.isnan(first) else np.inf)
+        return (f"{key[-2]} {key[-1]}", -first if not np.isnan(first) else np.inf)
 
     rows = []
     for key in sorted(counts.index, key=rank):
@@ -72,11 +72,11 @@ def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
             else:
                 std = stats.loc[key, (c, "std")]
                 text = f"{mean:.4f}" + ("" if np.isnan(std) else f" ± {std:.4f}")
-                if best is not None and mean == best.loc[key[2:], c]:
+                if best is not None and mean == best.loc[key[-2:], c]:
                     text = f"**{text}**"
             row.append(text)
             if "@" in c:
-                rnd = random_means[c].get(key[2:], np.nan) if len(random_means) else np.nan
+                rnd = random_means[c].get(key[-2:], np.nan) if len(random_means) else np.nan
                 row.append("–" if np.isnan(rnd) else f"{rnd:.4f}")
         rows.append(row)
     failed = []

@@ -38,7 +38,7 @@ td.rnd { color: #888; } .oracle { color: #a33; font-weight: bold; }
 img { display: block; margin: 0.5em 0; max-width: 100%; }
 """
 
-LEFT = {"detector", "config", "dataset", "data", "entity", "status", "reason", "seeds"}
+LEFT = {"detector", "config", "params", "dataset", "data", "entity", "status", "reason", "seeds"}
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -72,10 +72,13 @@ def _fmt(value: Any) -> str:
 
 
 def detector_labels(runs: pd.DataFrame) -> pd.Series:
-    """``detector``, or ``detector [config]`` where one detector ran with several configs."""
+    """``detector``, or ``detector [its parameters]`` where one detector ran with several
+    configurations (``[config]`` where the parameters alone do not tell them apart)."""
     n_configs = runs.groupby("detector")["config"].transform("nunique")
+    n_params = runs.groupby("detector")["params"].transform("nunique")
+    which = runs["params"].where(n_params == n_configs, runs["config"])
     labels: pd.Series = runs["detector"].where(
-        n_configs == 1, runs["detector"] + " [" + runs["config"] + "]"
+        n_configs == 1, runs["detector"] + " [" + which + "]"
     )
     return labels
 

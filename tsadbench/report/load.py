@@ -13,7 +13,30 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-KEYS = ["detector", "config", "dataset", "data"]
+#: what a leaderboard row is: a detector configuration (its hash and, readable, the parameters
+#: that differ from the detector's defaults) on one dataset's data
+KEYS = ["detector", "config", "params", "dataset", "data"]
+
+
+def describe_params(detector: str, params: Mapping[str, Any]) -> str:
+    """The parameters of a configuration that differ from the detector's defaults, as
+    ``window=50, power=1.0`` (``defaults`` when none do; every one for a detector not
+    registered here). The seed and the device do not make a configuration."""
+    import inspect
+
+    from tsadbench.registry import DETECTORS
+
+    try:
+        signature = inspect.signature(DETECTORS.get(detector).__init__).parameters
+        defaults = {k: p.default for k, p in signature.items() if p.default is not p.empty}
+    except (KeyError, ValueError):
+        defaults = {}
+    changed = [
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+        for k, v in params.items()
+        if k not in store.NOT_CONFIG and (k not in defaults or defaults[k] != v)
+    ]
+    return ", ".join(changed) or "defaults"
 
 
 def load(results_dir: str | Path) -> pd.DataFrame:
@@ -21,7 +44,11 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     rows = [
-        {**store.flatten(r), "folder": str(f)}
+        {
+            **store.flatten(r),
+            "params": describe_params(r.detector.name, r.detector.params),
+            "folder": str(f),
+        }
         for f in store.record_folders(results_dir)
         if (r := store.read(f.parent, f.name)) is not None
     ]

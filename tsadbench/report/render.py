@@ -79,7 +79,8 @@ def aggregation_note(aggregate: str, ranked_by: str) -> str:
 
 
 NOTE = (
-    "`config` identifies the detector's hyper-parameters and `data` the dataset's settings: runs "
+    "`config` identifies the detector's hyper-parameters (`params`: those that differ from the "
+    "detector's defaults) and `data` the dataset's settings: runs "
     "that differ in either are never averaged together. `@oracle`: threshold chosen on the test "
     "labels (an upper bound, not a deployable score); the `(random)` column beside each "
     "threshold-dependent metric is the `random` detector on the same data and protocol (– when "
@@ -100,20 +101,52 @@ def _rich(columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str) -> 
     return table
 
 
-def leaderboard_table(board: Leaderboard) -> Table:
-    """The leaderboard for the terminal (the best per dataset in bold, failed runs counted)."""
+def leaderboard_table(board: Leaderboard, width: int | None = None) -> Table:
+    """The leaderboard for a terminal ``width`` columns wide (None: any): the configuration by
+    its parameters (the hashes are in the files), ``data`` only where a dataset was run with
+    several settings, and as many metric columns (each with its random floor) as fit without
+    breaking a number; the caption says how many more ``leaderboard.md`` holds. The best per
+    dataset in bold, failed runs counted."""
     from rich.table import Table
 
+    cells = [dict(zip(board.header, row, strict=True)) for row in board.rows]
+    settings = {(c["dataset"], c["data"]) for c in cells}
+    several = len(settings) > len({dataset for dataset, _ in settings})
+    fixed = ["detector", "params", "dataset", *(["data"] if several else []), "seeds", "ok / runs"]
+    metrics = [h for h in board.header[len(KEYS) + 2 :] if not h.endswith("(random)")]
+
+    def span(column: str) -> int:  # its widest cell or header, plus the border and padding
+        widest = max(len(column), *(len(c[column].strip("*")) for c in cells))
+        return 3 + (min(widest, 22) if column in ("detector", "params") else widest)  # they fold
+
+    used, shown = 1 + sum(map(span, fixed)), list[str]()
+    for m in metrics:
+        group = [m, *([f"{m} (random)"] if f"{m} (random)" in board.header else [])]
+        need = sum(map(span, group))
+        if shown and width is not None and used + need > width:
+            break
+        used += need
+        shown += group
+    left_out = len(metrics) - sum(not h.endswith("(random)") for h in shown)
     title = "tsadbench leaderboard" + (
         f" ({len(board.failed)} runs did not finish: see leaderboard.md)" if board.failed else ""
     )
-    table = Table(title=title)
-    for h in board.header:
-        left = h in (*KEYS, "seeds", "ok / runs")
-        style = "dim" if h.endswith("(random)") else None
-        table.add_column(h, justify="left" if left else "right", style=style, overflow="fold")
-    for row in board.rows:
-        table.add_row(*(f"[bold]{c.strip('*')}[/]" if c.startswith("**") else c for c in row))
+    caption = f"{left_out} more metric(s) in leaderboard.md" if left_out else None
+    table = Table(title=title, caption=caption)
+    for h in [*fixed, *shown]:
+        if h in fixed:
+            table.add_column(h, justify="left", overflow="fold")
+        else:  # a number is never broken across lines
+            style = "dim" if h.endswith("(random)") else None
+            header = "random" if h.endswith("(random)") else h
+            table.add_column(header, justify="right", style=style, no_wrap=True)
+    for c in cells:
+        table.add_row(
+            *(
+                f"[bold]{c[h].strip('*')}[/]" if c[h].startswith("**") else c[h]
+                for h in [*fixed, *shown]
+            )
+        )
     return table
 
 
