@@ -151,8 +151,11 @@ def test_the_ci_suite_sweeps_every_registered_detector_over_four_datasets():
     # the suite's own settings apply to the chosen detector and dataset, and only in the suite
     with composed("suite=ci", "detector=memae", "dataset=smd") as cfg:
         assert cfg.detector.n_epochs == 3 and cfg.dataset.test_slice == [4000, 6000]
+        # CI numbers are marked reduced in every record and report row, never taken for real ones
+        assert "CI suite" in settings_from_config(cfg).reduced
     with composed("detector=memae", "dataset=smd") as cfg:
         assert cfg.detector.n_epochs == 50 and "test_slice" not in cfg.dataset
+        assert settings_from_config(cfg).reduced is None
 
 
 def test_the_vanad_reproduction_suite_carries_the_published_table():
