@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tsadbench import store
@@ -388,3 +389,35 @@ def test_pooled_says_why_records_kept_without_scores_cannot_be_pooled(tmp_path):
     table = pooled(runs, ["auc_pr"])
     assert (table["status"] == "error").all()
     assert table["error"].str.contains("kept without their scores").all()
+
+
+def _ranking(blocks: int, detectors: list[str], missing: tuple[str, str] | None = None) -> str:
+    """The HTML ranks section on ``blocks`` datasets (one entity each) of made-up values."""
+    from tsadbench.report.html import _ranks_section
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {"dataset": f"set{b}", "data": "d0", "entity": "e", "seed": 0, "label": det,
+         "metric/vus_pr": float(rng.random())}
+        for b in range(blocks)
+        for det in detectors
+        if (f"set{b}", det) != missing
+    ]  # fmt: skip
+    return "".join(_ranks_section(pd.DataFrame(rows), "metric/vus_pr", "vus_pr"))
+
+
+def test_a_rank_test_on_too_few_blocks_says_so_and_draws_no_diagram():
+    many = [f"det{i}" for i in range(13)]
+    few = _ranking(4, many)  # the CI report's case: 13 detectors on 4 blocks
+    assert "No Friedman test or critical-difference diagram: 4 blocks are too few" in few
+    assert "critical-difference diagram'" not in few and "average rank" in few
+    assert "No Friedman test: it needs at least 3 ranked detectors" in _ranking(6, ["a", "b"])
+    enough = _ranking(12, ["a", "b", "c"])
+    assert "Friedman test: χ² =" in enough and "critical-difference diagram'" in enough
+
+
+def test_a_block_where_a_detector_did_not_run_is_named_when_left_out():
+    # oraclead cannot run on univariate NAB: the block leaves the ranking, and the page says so
+    text = _ranking(8, ["iforest", "pca", "oraclead"], missing=("set3", "oraclead"))
+    assert "within each of 7 datasets where every ranked detector has a value" in text
+    assert "Left out of the ranking (1 block(s)): set3 / d0 (no value for oraclead)" in text

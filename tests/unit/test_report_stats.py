@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tsadbench.report.stats import cliques, friedman, nemenyi_cd, ranks
+from tsadbench.report.stats import cliques, friedman, nemenyi_cd, not_meaningful, ranks
 from tsadbench.report.svg import cd_diagram, decimate
 
 
@@ -37,8 +37,20 @@ def test_nemenyi_cd_matches_demsar_table():
 
 
 def test_friedman_refuses_too_little_data():
-    with pytest.raises(ValueError, match="at least 2 blocks and 2 detectors"):
+    with pytest.raises(ValueError, match="at least 2 blocks and 3 detectors"):
         friedman(pd.DataFrame({"a": [1.0]}))
+    with pytest.raises(ValueError, match="at least 2 blocks and 3 detectors"):
+        friedman(pd.DataFrame({"a": [1.0, 2.0], "b": [2.0, 1.0]}))
+
+
+def test_a_test_on_too_few_blocks_says_why_it_is_not_meaningful():
+    rng = np.random.default_rng(0)
+    # the CI report's case: 13 detectors on 4 blocks, a CD of 9 on a 1-13 axis
+    few = friedman(ranks(pd.DataFrame(rng.random((4, 13)))))
+    assert few.cd > 9 and "4 blocks are too few" in not_meaningful(few)
+    assert "CD = 9.12 on ranks 1 to 13" in not_meaningful(few)
+    enough = friedman(ranks(pd.DataFrame(rng.random((30, 4)))))
+    assert not_meaningful(enough) is None
 
 
 def test_cliques_join_detectors_closer_than_the_cd():

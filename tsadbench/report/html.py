@@ -17,7 +17,7 @@ import numpy as np
 from tsadbench import __version__, store
 from tsadbench.report import svg
 from tsadbench.report.render import NOTE, PUBLISHED_HEADER, aggregation_note
-from tsadbench.report.stats import cliques, friedman, ranks
+from tsadbench.report.stats import cliques, friedman, not_meaningful, ranks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,16 +162,25 @@ def _ranks_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
     by = "dataset" if n_datasets >= 5 else "entity"
     wide = _block_table(ok, col, by).drop(columns=["random"], errors="ignore")
     ranked = ranks(wide)
-    dropped = len(wide) - len(ranked)
     blocks = "datasets" if by == "dataset" else "entities (dataset/entity)"
     out.append(
         f"<p class='note'>Detectors ranked on <code>{escape(metric)}</code> within each of "
-        f"{len(ranked)} {blocks} (1 = best; seeds averaged first"
-        + (f"; {dropped} block(s) where some detector has no value left out" if dropped else "")
-        + "). Blocks are datasets when there are at least 5, else entities. The "
+        f"{len(ranked)} {blocks} where every ranked detector has a value (1 = best; seeds "
+        "averaged first). Blocks are datasets when there are at least 5, else entities. The "
         "<code>random</code> baseline is not ranked. Ranks, seed spread and per-entity tables "
         "use the per-entity values, whatever the leaderboard's aggregation.</p>"
     )
+    left_out = [
+        f"{' / '.join(map(str, block if isinstance(block, tuple) else (block,)))} (no value "
+        f"for {', '.join(map(str, row.index[row.isna()]))})"
+        for block, row in wide.iterrows()
+        if row.isna().any()
+    ]
+    if left_out:
+        out.append(
+            f"<p class='note'>Left out of the ranking ({len(left_out)} block(s)): "
+            f"{escape('; '.join(left_out))}.</p>"
+        )
     if ranked.shape[1] < 2 or len(ranked) < 2:
         return [*out, "<p class='bad'>A rank comparison needs at least 2 detectors on 2 blocks."]
     mean_ranks = ranked.mean().sort_values()
@@ -181,7 +190,14 @@ def _ranks_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
             [[d, r, int((ranked[d] == 1).sum())] for d, r in mean_ranks.items()],
         )
     )
+    if ranked.shape[1] < 3:
+        return [*out, "<p class='bad'>No Friedman test: it needs at least 3 ranked detectors "
+                "(two make a sign test).</p>"]  # fmt: skip
     test = friedman(ranked)
+    why = not_meaningful(test)
+    if why:
+        return [*out, f"<p class='bad'>No Friedman test or critical-difference diagram: "
+                f"{escape(why)}. The average ranks above are descriptive only.</p>"]  # fmt: skip
     verdict = (
         "the detectors differ significantly"
         if test.p_value < test.alpha

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 
 def ranks(table: pd.DataFrame) -> pd.DataFrame:
@@ -36,32 +35,46 @@ class Friedman:
     alpha: float
 
 
+#: fewer blocks than this and the test's chi-square approximation and the Nemenyi critical
+#: difference say nothing worth drawing (Demšar 2006 asks for more than 10)
+MIN_BLOCKS = 5
+
+
 def friedman(rank_table: pd.DataFrame, alpha: float = 0.05) -> Friedman:
-    """Friedman's chi-square test on a ranks table (blocks × detectors, from ``ranks``) and the
-    Nemenyi critical difference. Needs at least 2 blocks and 2 detectors."""
+    """Friedman's chi-square test (scipy's, with its correction for ties) on a ranks table
+    (blocks × detectors, from ``ranks``) and the Nemenyi critical difference. Needs at least 2
+    blocks and 3 detectors (scipy's minimum: two detectors make a sign test)."""
     from scipy import stats
 
     n, k = rank_table.shape
-    if n < 2 or k < 2:
+    if n < 2 or k < 3:
         raise ValueError(
-            f"The Friedman test needs at least 2 blocks and 2 detectors with values on every "
+            f"The Friedman test needs at least 2 blocks and 3 detectors with values on every "
             f"block. Got {n} block(s) and {k} detector(s)."
         )
-    r: NDArray[np.float64] = rank_table.to_numpy(float)
-    # (k - 1) Σ_j (R_j - n(k+1)/2)² / Σ_ij (r_ij - (k+1)/2)²: Friedman's statistic with the
-    # correction for ties (the plain formula when there are none)
-    spread = np.sum((r - (k + 1) / 2) ** 2)
-    between = np.sum((r.sum(axis=0) - n * (k + 1) / 2) ** 2)
-    chi2 = (k - 1) * between / spread if spread > 0 else 0.0  # all tied everywhere: no evidence
-    p_value = float(stats.chi2.sf(chi2, k - 1))
+    result = stats.friedmanchisquare(*(rank_table[c].to_numpy(float) for c in rank_table))
+    chi2, p_value = float(result.statistic), float(result.pvalue)
+    if not np.isfinite(chi2):  # every block a complete tie: no evidence of any difference
+        chi2, p_value = 0.0, 1.0
     return Friedman(
-        statistic=float(chi2),
+        statistic=chi2,
         p_value=p_value,
         n_blocks=n,
         n_detectors=k,
         cd=nemenyi_cd(k, n, alpha),
         alpha=alpha,
     )
+
+
+def not_meaningful(test: Friedman) -> str | None:
+    """Why the test and its critical-difference diagram say nothing here, or None."""
+    if test.n_blocks < MIN_BLOCKS:
+        return (
+            f"{test.n_blocks} blocks are too few for the test's chi-square approximation and the "
+            f"Nemenyi critical difference (CD = {test.cd:.2f} on ranks 1 to {test.n_detectors}; "
+            f"at least {MIN_BLOCKS} blocks are needed, Demšar 2006 asks for more than 10)"
+        )
+    return None
 
 
 def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
