@@ -4,6 +4,7 @@ pooled aggregation, the automatic random baseline, failed runs listed and never 
 from __future__ import annotations
 
 import math
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -421,3 +422,67 @@ def test_a_block_where_a_detector_did_not_run_is_named_when_left_out():
     text = _ranking(8, ["iforest", "pca", "oraclead"], missing=("set3", "oraclead"))
     assert "within each of 7 datasets where every ranked detector has a value" in text
     assert "Left out of the ranking (1 block(s)): set3 / d0 (no value for oraclead)" in text
+
+
+def _balanced(tex: str) -> None:
+    """A LaTeX-free check: every \\begin{env} closed by its \\end{env}, in order; braces
+    balanced on every line; each tabular row as many cells as its column spec says."""
+    import re
+
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", tex):
+        if kind == "begin":
+            stack.append(env)
+        else:
+            assert stack and stack.pop() == env, f"\\end{{{env}}} closes nothing open"
+    assert not stack, f"unclosed: {stack}"
+    for line in tex.splitlines():
+        unescaped = re.sub(r"\\[{}]", "", line)
+        assert unescaped.count("{") == unescaped.count("}"), line
+    for spec, body in re.findall(r"\\begin\{tabular\}\{(\w+)\}(.*?)\\end\{tabular\}", tex, re.S):
+        rows = [r for r in body.split("\\\\") if "&" in r]
+        assert rows and all(len(re.split(r"(?<!\\)&", r)) == len(spec) for r in rows)
+
+
+def test_paper_ready_tables_in_latex_and_wide_csv(results, tmp_path):
+    import csv
+
+    report = build(results, tmp_path, METRICS, log=lambda _: None, formats=["latex", "csv"])
+    assert sorted(f.name for f in report.files) == ["results.csv", "table.csv", "table.tex"]
+    tex = (tmp_path / "table.tex").read_text()
+    _balanced(tex)
+    assert tex.count("\\begin{table}") == len(METRICS) and "\\toprule" in tex
+    assert "f1@oracle (oracle: threshold chosen on the test labels" in tex
+    assert "\\textbf{" in tex and "$\\pm$" in tex and "vus\\_pr" in tex
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    datasets = [c for c in rows[0] if c not in ("metric", "threshold", "detector", "params")]
+    assert len(datasets) == 2  # one synthetic dataset run with two data settings: both named
+    assert {r["metric"] for r in rows} == set(METRICS)
+    oracle = [r for r in rows if r["metric"] == "f1@oracle"]
+    assert all(r["threshold"].startswith("oracle") for r in oracle)
+    for d in datasets:  # the best per dataset in bold, exactly one per metric (no ties here)
+        for m in METRICS:
+            cells = [r[d] for r in rows if r["metric"] == m]
+            assert sum(c.startswith("**") for c in cells) >= 1
+            assert all(re.fullmatch(r"\**\d\.\d{3}( ± \d\.\d{3})?\**", c) for c in cells), cells
+    with pytest.raises(ValueError, match="--format must be among md, csv, latex, html"):
+        build(results, tmp_path, METRICS, log=lambda _: None, formats=["pdf"])
+
+
+def test_the_latex_table_compiles_where_pdflatex_is_installed(results, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no pdflatex here (the balanced-environment check above still runs)")
+    build(results, tmp_path, METRICS, log=lambda _: None, formats=["latex"])
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        "\\input{table.tex}\n\\end{document}\n"
+    )
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0

@@ -64,6 +64,16 @@ RandomOpt = Annotated[
     ),
 ]
 
+FormatOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        help="What to write (repeatable): md (leaderboard.md), csv (results.csv, one row per "
+        "run, and table.csv, datasets as columns), latex (table.tex, booktabs), html "
+        "(report.html). Default: all.",
+    ),
+]
+
 
 def report(
     results_dir: ResultsDirOpt = Path("results"),
@@ -72,8 +82,10 @@ def report(
     aggregate: AggregateOpt = "mean",
     plot_entity: PlotEntityOpt = None,
     random: RandomOpt = True,
+    format: FormatOpt = None,
 ) -> None:
-    """Summarise stored runs: leaderboard.md, results.csv and a self-contained report.html.
+    """Summarise stored runs: leaderboard.md, results.csv, table.csv, table.tex and a
+    self-contained report.html (--format picks).
 
     Each metric is aggregated over entities within a seed (--aggregate), then mean ± std over
     seeds (runs with status ok; the others are listed, never averaged). Ranked by the first
@@ -81,7 +93,7 @@ def report(
     critical-difference diagram, the seed spread, per-entity tables, plots, runtime and memory.
     """
     from tsadbench.cli.console import console
-    from tsadbench.report import build, leaderboard_table
+    from tsadbench.report import FORMATS, build, leaderboard_table
 
     err = console(stderr=True)
     if not results_dir.is_dir():
@@ -95,9 +107,10 @@ def report(
             random=random,
             log=lambda msg: err.print(msg, highlight=False, markup=False),
             plot_entities=plot_entity or (),
+            formats=format or FORMATS,
         )
     except ValueError as exc:
         fail(str(exc))
     screen = console()
     screen.print(leaderboard_table(result.board, width=screen.width))
-    err.print(f"wrote {result.markdown}, {result.csv} and {result.html}", highlight=False)
+    err.print(f"wrote {', '.join(map(str, result.files))}", highlight=False)

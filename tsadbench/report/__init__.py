@@ -18,12 +18,21 @@ from tsadbench.report.aggregate import (
     leaderboard,
     pooled,
     published_cells,
+    wide,
 )
 from tsadbench.report.html import render
 from tsadbench.report.load import KEYS, add_random_runs, load, paper_blocks
-from tsadbench.report.render import leaderboard_table, markdown, published, records_table
+from tsadbench.report.render import (
+    latex,
+    leaderboard_table,
+    markdown,
+    published,
+    records_table,
+    wide_csv,
+)
 
 __all__ = [
+    "FORMATS",
     "KEYS",
     "Leaderboard",
     "PublishedCell",
@@ -41,12 +50,31 @@ __all__ = [
 ]
 
 
+#: what ``tsadbench report --format`` writes: ``md`` leaderboard.md, ``csv`` results.csv (one row
+#: per run) and table.csv (wide: datasets as columns), ``latex`` table.tex (booktabs), ``html``
+#: report.html
+FORMATS = ("md", "csv", "latex", "html")
+
+
 @dataclass(frozen=True)
 class Report:
     board: Leaderboard
-    markdown: Path
-    csv: Path
-    html: Path
+    files: list[Path]  # what was written
+
+    def _named(self, name: str) -> Path:
+        return next(f for f in self.files if f.name == name)
+
+    @property
+    def markdown(self) -> Path:
+        return self._named("leaderboard.md")
+
+    @property
+    def csv(self) -> Path:
+        return self._named("results.csv")
+
+    @property
+    def html(self) -> Path:
+        return self._named("report.html")
 
 
 def build(
@@ -57,6 +85,7 @@ def build(
     random: bool = True,
     log: Callable[[str], None] = print,
     plot_entities: Sequence[str] = (),
+    formats: Sequence[str] = FORMATS,
 ) -> Report:
     """Load the records (running the ``random`` baseline where it is missing, unless
     ``random=False``), write ``leaderboard.md``, ``results.csv`` (one row per run) and
@@ -65,6 +94,9 @@ def build(
     per-entity values, or ``pooled`` (each metric on the concatenated entities)."""
     if aggregate not in AGGREGATES:
         raise ValueError(f"--aggregate must be one of {AGGREGATES}. Got {aggregate!r}.")
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"--format must be among {', '.join(FORMATS)}. Got {', '.join(unknown)}.")
     runs = load(results_dir)
     present = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
     if metrics:  # every check before anything is run or written
@@ -87,12 +119,22 @@ def build(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paper_rows = published(runs)
-    md = out / "leaderboard.md"
-    md.write_text(markdown(table, chosen, aggregate, paper_rows))
-    csv = out / "results.csv"
-    runs.drop(columns=["folder"]).to_csv(csv, index=False)
-    html = out / "report.html"
-    html.write_text(
-        render(runs, table, board, chosen, aggregate, str(results_dir), plot_entities, paper_rows)
-    )
-    return Report(board=board, markdown=md, csv=csv, html=html)
+    files = []
+    if "md" in formats:
+        files.append(out / "leaderboard.md")
+        files[-1].write_text(markdown(table, chosen, aggregate, paper_rows))
+    if "csv" in formats:
+        files += [out / "results.csv", out / "table.csv"]
+        runs.drop(columns=["folder"]).to_csv(files[-2], index=False)
+        files[-1].write_text(wide_csv(wide(table, chosen)))
+    if "latex" in formats:
+        files.append(out / "table.tex")
+        files[-1].write_text(latex(wide(table, chosen)))
+    if "html" in formats:
+        files.append(out / "report.html")
+        files[-1].write_text(
+            render(
+                runs, table, board, chosen, aggregate, str(results_dir), plot_entities, paper_rows
+            )
+        )
+    return Report(board=board, files=files)

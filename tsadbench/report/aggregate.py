@@ -34,13 +34,8 @@ def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
     protocol flatters noise); failed runs listed, never averaged. Ranked by the first metric."""
     import numpy as np
 
-    ok = runs[runs["status"] == "ok"]
     cols = [f"metric/{m}" for m in metrics if f"metric/{m}" in runs.columns]
-    per_seed = ok.groupby([*KEYS, "seed"])[cols].mean()
-    # a metric undefined on one entity (NaN, its reason in the record) leaves that seed's
-    # dataset value undefined too: never an average over the entities that happened to work
-    undefined = ok[cols].isna().groupby([ok[k] for k in [*KEYS, "seed"]]).any()
-    per_seed = per_seed.mask(undefined)
+    per_seed = _seed_means(runs, cols)
     stats = per_seed.groupby(level=KEYS).agg(["mean", "std", "count"])
     counts = runs.groupby(KEYS)["status"].agg(total="size", ok=lambda x: int((x == "ok").sum()))
     random_means = (
@@ -222,6 +217,65 @@ def _from_summed_counts(runs: pd.DataFrame, metric: str) -> pd.Series | None:
     if kind == "precision":
         return (tp / (tp + fp)).mask(tp + fp == 0, 0.0)
     return tp / (tp + fn)
+
+
+def _seed_means(runs: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Each finished run's metrics averaged over the entities of a configuration × dataset ×
+    seed. A metric undefined on one entity (NaN, its reason in the record) leaves that seed's
+    dataset value undefined too: never an average over the entities that happened to work."""
+    ok = runs[runs["status"] == "ok"]
+    per_seed: pd.DataFrame = ok.groupby([*KEYS, "seed"])[list(cols)].mean()
+    undefined = ok[list(cols)].isna().groupby([ok[k] for k in [*KEYS, "seed"]]).any()
+    masked: pd.DataFrame = per_seed.mask(undefined)
+    return masked
+
+
+@dataclass(frozen=True)
+class Wide:
+    """One metric as a paper's table: rows are detector configurations (``detector``,
+    ``params``), columns the datasets (with the data's hash where a dataset ran with several
+    settings); ``mean`` and ``std`` over seeds (NaN: no finished run), ``best`` marks the
+    highest mean per dataset. ``threshold`` says how the metric's threshold was chosen."""
+
+    metric: str
+    threshold: str
+    mean: pd.DataFrame
+    std: pd.DataFrame
+    best: pd.DataFrame
+
+
+def threshold_kind(metric: str) -> str:
+    """How ``metric``'s threshold is chosen, for a table's caption."""
+    if "@" not in metric:
+        return "threshold-free"
+    protocol = metric.split("@", 1)[1].split("(", 1)[0]
+    if protocol == "oracle":
+        return "oracle: threshold chosen on the test labels (an upper bound)"
+    return f"label-free threshold: {protocol}"
+
+
+def wide(runs: pd.DataFrame, metrics: Sequence[str]) -> list[Wide]:
+    """One :class:`Wide` table per metric of ``metrics`` (those the runs hold)."""
+    cols = [f"metric/{m}" for m in metrics if f"metric/{m}" in runs.columns]
+    per_seed = _seed_means(runs, cols).reset_index()
+    several = per_seed.groupby("dataset")["data"].nunique()
+    per_seed["column"] = [
+        f"{d} [{h}]" if several.get(d, 1) > 1 else str(d)
+        for d, h in zip(per_seed["dataset"], per_seed["data"], strict=True)
+    ]
+    # a reduced or not faithful configuration says so beside its parameters ("(reduced)" ...)
+    per_seed["params"] = [
+        f"{p} {c.split(' ', 1)[1]}" if " " in c else p
+        for p, c in zip(per_seed["params"], per_seed["config"], strict=True)
+    ]
+    tables = []
+    for c in cols:
+        grouped = per_seed.groupby(["detector", "params", "column"])[c]
+        mean, std = grouped.mean().unstack("column"), grouped.std().unstack("column")
+        best = mean.eq(mean.max(axis=0), axis=1) & mean.notna()
+        name = c.removeprefix("metric/")
+        tables.append(Wide(name, threshold_kind(name), mean, std.reindex_like(mean), best))
+    return tables
 
 
 AGGREGATES = ("mean", "pooled")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tsadbench import store
-from tsadbench.report.aggregate import Leaderboard, leaderboard, published_cells
+from tsadbench.report.aggregate import Leaderboard, Wide, leaderboard, published_cells
 from tsadbench.report.load import KEYS
 
 if TYPE_CHECKING:
@@ -199,3 +199,69 @@ def markdown(
         text += "|" + "---|" * len(PUBLISHED_HEADER) + "\n"
         text += "".join("| " + " | ".join(r) + " |\n" for r in paper_rows)
     return text
+
+
+def _cell(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.3f}" + ("" if math.isnan(std) else f" ± {std:.3f}")
+
+
+def wide_csv(tables: Sequence[Wide]) -> str:
+    """The wide tables as one CSV: a row per metric × detector configuration, the datasets as
+    columns, ``mean ± std`` over seeds, the best per dataset in ``**bold**`` (as the Markdown),
+    and how each metric's threshold was chosen (``oracle`` said so)."""
+    import csv
+    import io
+
+    columns = list(dict.fromkeys(c for t in tables for c in t.mean.columns))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["metric", "threshold", "detector", "params", *columns])
+    for t in tables:
+        for detector, params in t.mean.index:
+            cells = []
+            for c in columns:
+                if c not in t.mean.columns:
+                    cells.append("")
+                    continue
+                text = _cell(t.mean.loc[(detector, params), c], t.std.loc[(detector, params), c])
+                cells.append(f"**{text}**" if t.best.loc[(detector, params), c] else text)
+            writer.writerow([t.metric, t.threshold, detector, params, *cells])
+    return buf.getvalue()
+
+
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}",
+                                                       "\\": r"\textbackslash{}"}  # fmt: skip
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def latex(tables: Sequence[Wide]) -> str:
+    """The wide tables as LaTeX (booktabs; ``\\usepackage{booktabs}``): one ``table`` per
+    metric, the datasets as columns, ``mean $\\pm$ std`` over seeds, the best per dataset in
+    bold, the caption naming the metric and how its threshold was chosen (``oracle`` said so)."""
+    out = ["% tsadbench report --format latex: needs \\usepackage{booktabs}"]
+    for t in tables:
+        columns = list(t.mean.columns)
+        out += [
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{{_tex(t.metric)} ({_tex(t.threshold)}); mean $\\pm$ std over seeds, "
+            "the best per dataset in bold.}",
+            f"\\begin{{tabular}}{{ll{'r' * len(columns)}}}",
+            "\\toprule",
+            " & ".join(["Detector", "Parameters", *map(_tex, columns)]) + " \\\\",
+            "\\midrule",
+        ]
+        for detector, params in t.mean.index:
+            cells = []
+            for c in columns:
+                text = _cell(t.mean.loc[(detector, params), c], t.std.loc[(detector, params), c])
+                text = _tex(text).replace(" ± ", " $\\pm$ ").replace("–", "--")
+                cells.append(f"\\textbf{{{text}}}" if t.best.loc[(detector, params), c] else text)
+            out.append(" & ".join([_tex(detector), _tex(params), *cells]) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(out)
