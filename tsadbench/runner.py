@@ -68,6 +68,12 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
             if found is not None:
                 found.append(old.key)
             continue
+        in_train = entity.meta.get("anomalies_in_train")
+        if in_train:  # the detector learns them as normal: worth knowing beside its scores
+            log(
+                f"warning: {in_train} labelled anomalous point(s) of {s.dataset}/{entity.name} "
+                "lie in its train split; the detector learns them as normal"
+            )
         records.append(_run_entity(s, p, entity, record, log))
     return records
 

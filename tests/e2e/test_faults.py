@@ -384,3 +384,27 @@ def test_parameters_for_every_detector_apply_only_where_a_detector_has_them():
     assert iforest.config is not None and iforest.config["detectors"] == {"n_epochs": 3}
     with pytest.raises(ConfigError, match="For only the detectors that have one, write detectors"):
         prepare(settings_from_config(_compose("detector=iforest", "+detector.n_epochs=3")))
+
+
+def test_labelled_anomalies_in_the_train_split_are_warned_about(tmp_path):
+    from tsadbench.runner import run
+
+    rows = "".join(f"{i % 7},{int(i in (3, 40))}\n" for i in range(60))
+    (tmp_path / "mine.csv").write_text("value,label\n" + rows)
+    said: list[str] = []
+    settings = RunSettings(
+        detector="pca",
+        detector_params={"window": 4},
+        dataset="csv",
+        dataset_params={"path": str(tmp_path / "mine.csv"), "train": 20},
+        metrics=["auc_pr"],
+        seed=0,
+        results_dir=tmp_path / "results",
+        data_root=tmp_path,
+        isolate=False,
+    )
+    [record] = run(settings, log=said.append)
+    assert record.status == "ok"
+    assert any(
+        "warning: 1 labelled anomalous point(s) of csv/mine lie in its train" in m for m in said
+    )

@@ -348,8 +348,8 @@ def test_any_csv(tmp_path):
     ).entities
     assert e.train.shape == (6, 1) and e.test[:, 0].tolist() == [-6, -7, -8, -9]
     assert e.labels.tolist() == [0, 0, 1, 0] and e.meta["channels"] == ["b"]
-    with pytest.raises(ValueError, match="no label column 'label'"):
-        load_dataset("csv", tmp_path, path="mine.csv")
+    with pytest.raises(ValueError, match="no label column 'label'; its columns: when, a, b, is"):
+        load_dataset("csv", tmp_path, path="mine.csv", label_column="label")
     with pytest.raises(FileNotFoundError, match=r"dataset.path=nope\.csv: no such file here"):
         load_dataset("csv", tmp_path, path="nope.csv")
 
@@ -372,7 +372,7 @@ def test_csv_paths_that_are_folders_empty_or_lack_the_columns_are_named(tmp_path
     rows = "".join(f"{i},{-i},{int(i == 8)}\n" for i in range(10))
     (tmp_path / "mine.csv").write_text("a,b,label\n" + rows)
     (tmp_path / "folder").mkdir()
-    with pytest.raises(ValueError, match=r"csv path .*folder is a folder; a file is expected"):
+    with pytest.raises(ValueError, match=r"the folder .*folder holds no \.csv file"):
         load_dataset("csv", tmp_path, path=str(tmp_path / "folder"))
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match=r"Cannot read the csv file .*empty\.csv"):
@@ -466,3 +466,42 @@ def test_every_dataset_takes_the_common_settings(tmp_path):
         load_dataset("synthetic", length=400, n_anomalies=2, entities=["series_9"])
     with pytest.raises(ValueError, match="'nan' parameter must be one of"):
         load_dataset("synthetic", length=400, n_anomalies=2, nan="drop")
+
+
+def test_timeeval_and_tsbad_layouts_are_recognised(tmp_path):
+    rows = "".join(f"2021-01-01 00:00:{i:02d},{i},{-i},{int(i == 8)}\n" for i in range(10))
+    (tmp_path / "timeeval.csv").write_text("timestamp,value-0,value-1,is_anomaly\n" + rows)
+    [e] = load_dataset("csv", tmp_path, path="timeeval.csv", train=6).entities
+    assert e.meta["channels"] == ["value-0", "value-1"] and e.labels.tolist() == [0, 0, 1, 0]
+    assert e.meta["label_column"] == "is_anomaly" and e.meta["timestamp_column"] == "timestamp"
+    rows = "".join(f"{i},{-i},{int(i == 8)}\n" for i in range(10))
+    (tmp_path / "tsbad.csv").write_text("Data_0,Data_1,Label\n" + rows)
+    [e] = load_dataset("csv", tmp_path, path="tsbad.csv", train=6).entities
+    assert e.meta["channels"] == ["Data_0", "Data_1"] and e.meta["label_column"] == "Label"
+    # no recognisable label, or a time column under another name: the fix is said
+    (tmp_path / "odd.csv").write_text("a,b,flag\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"no label column among a, b, flag.*label_column=<the"):
+        load_dataset("csv", tmp_path, path="odd.csv")
+    (tmp_path / "when.csv").write_text(
+        "when,v,label\n" + "".join(f"2021-01-0{i + 1},{i},0\n" for i in range(5))
+    )
+    with pytest.raises(
+        ValueError, match=r"If 'when' is the time, set dataset\.timestamp_column=when"
+    ):
+        load_dataset("csv", tmp_path, path="when.csv")
+
+
+def test_a_folder_of_csv_files_is_one_dataset_with_an_entity_each(tmp_path):
+    for name, bad in (("b", 2), ("a", None)):  # b has a labelled anomaly in its train rows
+        rows = "".join(f"{i},{int(i in (bad, 8))}\n" for i in range(10))
+        (tmp_path / "mine" / "train").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "mine" / f"{name}.csv").write_text("value,label\n" + rows)
+        (tmp_path / "mine" / "train" / f"{name}.csv").write_text("value\n1\n2\n3\n")
+    ds = load_dataset("csv", tmp_path, path="mine", train=5)
+    assert [e.name for e in ds.entities] == ["a", "b"]  # name order
+    assert [e.meta["anomalies_in_train"] for e in ds.entities] == [0, 1]
+    split = load_dataset("csv", tmp_path, path="mine", train_path="mine/train")
+    assert [len(e.train) for e in split.entities] == [3, 3]
+    assert [len(e.test) for e in split.entities] == [10, 10]
+    with pytest.raises(ValueError, match=r"train_path=mine/train/a\.csv must be a folder"):
+        load_dataset("csv", tmp_path, path="mine", train_path="mine/train/a.csv")

@@ -258,37 +258,77 @@ def _user_file(value: str, setting: str, data_root: Path | None) -> Path:
     return Path(data_root) / file
 
 
-@register_dataset("csv")
-def load_csv(
-    data_root: Path | None = None,
-    *,
-    path: str | None = None,
-    label_column: str = "label",
-    timestamp_column: str | None = None,
-    train: float | int = 0.3,
-    train_path: str | None = None,
-    channels: Sequence[int | str] | None = None,
-    nan: str = "error",
-) -> Dataset:
-    """Any CSV with a header: numeric feature columns and a 0/1 label column. The train split is
-    the first ``train`` rows (an int) or fraction (a float in (0, 1)), or a separate file
-    ``train_path`` (its label column, if any, is ignored); the test split is the rest."""
-    if not path:
-        raise ValueError("The csv dataset needs dataset.path=<file.csv>.")
-    file = _user_file(path, "path", data_root)
-    frame = _read(file, "csv")
-    if label_column not in frame.columns:
+#: label columns recognised when ``label_column=auto`` (tsadbench's, TimeEval's, TSB-AD's, NAB
+#: style), matched without regard to case
+LABEL_COLUMNS = ("label", "is_anomaly", "anomaly", "labels", "is_anomalous")
+#: a first column with one of these names is the time, not a feature (``timestamp_column=auto``)
+TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
+
+
+def _pick_label(frame: Any, file: Path, label_column: str) -> str:
+    columns = [str(c) for c in frame.columns]
+    if label_column != "auto":
+        if label_column not in columns:
+            raise ValueError(
+                f"{file} has no label column {label_column!r}; its columns: "
+                f"{', '.join(columns)}. Set dataset.label_column=<one of them>."
+            )
+        return label_column
+    found = [c for c in columns if c.lower() in LABEL_COLUMNS]
+    if len(found) != 1:
+        what = "no label column" if not found else f"several label columns ({', '.join(found)})"
         raise ValueError(
-            f"{file} has no label column {label_column!r}; columns: "
-            f"{', '.join(map(str, frame.columns))}."
+            f"{file} has {what} among {', '.join(columns)} (recognised: "
+            f"{', '.join(LABEL_COLUMNS)}). Set dataset.label_column=<the 0/1 column>."
         )
-    drop = {label_column, *([timestamp_column] if timestamp_column else [])}
-    features = [str(c) for c in frame.columns if c not in drop]
-    x = _numeric(frame, file, features)
-    labels = _labels(frame[label_column].to_numpy(), file)
-    if train_path:
-        tfile = _user_file(train_path, "train_path", data_root)
-        x_train, x_test, y_test = _numeric(_read(tfile, "csv"), tfile, features), x, labels
+    return found[0]
+
+
+def _pick_time(frame: Any, file: Path, timestamp_column: str | None) -> str | None:
+    columns = [str(c) for c in frame.columns]
+    if timestamp_column is None:
+        return None
+    if timestamp_column != "auto":
+        if timestamp_column not in columns:
+            raise ValueError(
+                f"{file} has no timestamp column {timestamp_column!r}; its columns: "
+                f"{', '.join(columns)}."
+            )
+        return timestamp_column
+    return columns[0] if columns and columns[0].lower() in TIME_COLUMNS else None
+
+
+def _csv_entity(
+    file: Path,
+    tfile: Path | None,
+    *,
+    label_column: str,
+    timestamp_column: str | None,
+    train: float | int,
+    channels: Sequence[int | str] | None,
+    nan: str,
+) -> Entity:
+    frame = _read(file, "csv")
+    label = _pick_label(frame, file, label_column)
+    time = _pick_time(frame, file, timestamp_column)
+    features = [str(c) for c in frame.columns if str(c) not in (label, time)]
+    if not features:
+        raise ValueError(f"{file} has no feature column besides {label!r}.")
+    try:
+        x = _numeric(frame, file, features)
+    except ValueError as exc:
+        hint = (
+            f" If {features[0]!r} is the time, set dataset.timestamp_column={features[0]}."
+            if f"column {features[0]!r}" in str(exc)
+            else ""
+        )
+        raise ValueError(f"{exc}{hint}") from None
+    labels = _labels(frame[label].to_numpy(), file)
+    if tfile is not None:
+        tframe = _read(tfile, "csv")
+        x_train, x_test, y_test = _numeric(tframe, tfile, features), x, labels
+        has = [str(c) for c in tframe.columns if str(c) == label]
+        in_train = int(_labels(tframe[label].to_numpy(), tfile).sum()) if has else 0
     else:
         if not is_number(train):
             raise ValueError(
@@ -301,7 +341,8 @@ def load_csv(
                 f"of the {len(x)} in {file}."
             )
         x_train, x_test, y_test = x[:n], x[n:], labels[n:]
-    entity = _entity(
+        in_train = int(labels[:n].sum())
+    return _entity(
         file.stem,
         x_train,
         x_test,
@@ -310,6 +351,61 @@ def load_csv(
         channels,
         "csv",
         nan,
-        sources=sources(file, *([tfile] if train_path else [])),
+        label_column=label,
+        timestamp_column=time,
+        # labelled anomalies the detector trains on: counted, and the runner warns
+        anomalies_in_train=in_train,
+        sources=sources(file, *([tfile] if tfile is not None else [])),
     )
-    return Dataset(name="csv", entities=[entity])
+
+
+@register_dataset("csv")
+def load_csv(
+    data_root: Path | None = None,
+    *,
+    path: str | None = None,
+    label_column: str = "auto",
+    timestamp_column: str | None = "auto",
+    train: float | int = 0.3,
+    train_path: str | None = None,
+    channels: Sequence[int | str] | None = None,
+    nan: str = "error",
+) -> Dataset:
+    """Your own data as CSV files with a header: numeric feature columns and a 0/1 label
+    column. ``path`` is one file, or a folder whose ``*.csv`` files are the entities (in name
+    order). ``label_column=auto`` finds the label among the usual names (``label``,
+    ``is_anomaly`` (TimeEval), ``Label`` (TSB-AD), ...); ``timestamp_column=auto`` drops a first
+    column named ``timestamp``, ``time``, ``date`` or ``datetime`` (null: none). The train split
+    is the first ``train`` rows (an int) or fraction (a float in (0, 1)) of each file, or a
+    separate file ``train_path`` (a folder for a folder: the files of the same names); its label
+    column, if any, only counts the anomalies it holds. Labelled anomalies inside the train split
+    are counted in ``meta["anomalies_in_train"]`` and the runner warns about them."""
+    if not path:
+        raise ValueError("The csv dataset needs dataset.path=<file.csv or a folder of them>.")
+    where = _user_file(path, "path", data_root)
+    twhere = _user_file(train_path, "train_path", data_root) if train_path else None
+    if where.is_dir():
+        files = sorted(where.glob("*.csv"))
+        if not files:
+            raise ValueError(f"dataset.path={path}: the folder {where} holds no .csv file.")
+        if twhere is not None and not twhere.is_dir():
+            raise ValueError(
+                f"dataset.train_path={train_path} must be a folder (with files named as those "
+                f"in {where}) when dataset.path is one."
+            )
+        pairs = [(f, None if twhere is None else require(twhere / f.name, "csv")) for f in files]
+    else:
+        pairs = [(where, twhere)]
+    entities = [
+        _csv_entity(
+            f,
+            t,
+            label_column=label_column,
+            timestamp_column=timestamp_column,
+            train=train,
+            channels=channels,
+            nan=nan,
+        )
+        for f, t in pairs
+    ]
+    return Dataset(name="csv", entities=entities)
