@@ -297,6 +297,14 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def draw_seed(random_state: int | None) -> int:
+    """``random_state``, or for None (scikit-learn's meaning: fresh randomness) a seed drawn from
+    the operating system's entropy."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    return int(random_state)
+
+
 class TorchDetector(BaseDetector):
     """Base of torch window detectors: owns the loop, device, seeding and early stopping.
 
@@ -442,9 +450,11 @@ class TorchDetector(BaseDetector):
         import torch
 
         self.device_ = resolve_device(self.device)
-        seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        # random_state=None means what it means in scikit-learn: fresh randomness on each fit;
+        # the seed drawn is kept (seed_), so that the fit can be repeated
+        self.seed_ = draw_seed(self.random_state)
+        torch.manual_seed(self.seed_)
+        rng = np.random.default_rng(self.seed_)
 
         train, train_idx, val, val_idx = self._split(X)
         module = self._build_module(X.shape[1]).to(self.device_)

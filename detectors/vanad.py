@@ -49,7 +49,7 @@ from torch import nn
 
 from tsadbench.checks import is_number
 from tsadbench.data.windows import sliding_windows, windows_to_points
-from tsadbench.detectors.base import TorchDetector, halve_lr
+from tsadbench.detectors.base import TorchDetector, draw_seed, halve_lr
 from tsadbench.registry import Weights, register_detector
 
 MAE_FILE = "mae_visualize_vit_base.pth"
@@ -897,7 +897,8 @@ class VANADLite(_VANADBase):
         n = mae.grid**2
         n_keep = max(1, round(n * (1 - self.pretrain_mask_ratio)))
         optimizer = torch.optim.Adam(mae.parameters(), lr=self.pretrain_lr)
-        gen = torch.Generator().manual_seed(0 if self.random_state is None else self.random_state)
+        seed = self.seed_ if hasattr(self, "seed_") else draw_seed(self.random_state)
+        gen = torch.Generator().manual_seed(seed)
         mae.train()
         for _ in range(self.pretrain_epochs):
             order = torch.randperm(len(images), generator=gen)

@@ -181,3 +181,17 @@ def test_the_loop_clips_gradients_as_the_official_steps_did(name, clip):
     opt_twin.step()
     for a, b in zip(module.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_random_state_none_means_fresh_randomness_as_in_scikit_learn():
+    from tsadbench.registry import create_detector
+
+    x = series()
+    fast = {"n_epochs": 1, "window": 8, "device": "cpu"}
+    a = create_detector("ae", random_state=None, **fast).fit(x)
+    b = create_detector("ae", random_state=None, **fast).fit(x)
+    assert a.seed_ != b.seed_  # drawn afresh on each fit (was: seed 0, unlike iforest's None)
+    assert not np.array_equal(a.score(x), b.score(x))
+    again = create_detector("ae", random_state=a.seed_, **fast).fit(x)  # the drawn seed repeats it
+    np.testing.assert_array_equal(again.score(x), a.score(x))
+    assert create_detector("ae", random_state=7, **fast).fit(x).seed_ == 7
