@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -464,13 +466,21 @@ class TorchDetector(BaseDetector):
         bad_epochs = 0
         self.history_: list[dict[str, float]] = []
         self.best_epoch_: int | None = None
-        progress = _Progress(type(self).__name__, self.n_epochs)
+        size = self._train_batch_size()
+        per_epoch = (
+            len(train_idx) // size
+            if self.drop_last and len(train_idx) >= size
+            else -(-len(train_idx) // size)
+        )
+        progress = _Progress(type(self).__name__, self.n_epochs, per_epoch)
         try:
             for epoch in range(self.n_epochs):
                 module.train()
                 order = train_idx[rng.permutation(len(train_idx))] if self.shuffle else train_idx
-                batches = self._batches(train, order, self._train_batch_size(), self.drop_last)
-                losses = [self._train_step(module, b, optimizer) for b in batches]
+                losses = []
+                for batch in self._batches(train, order, size, self.drop_last):
+                    losses.append(self._train_step(module, batch, optimizer))
+                    progress.step()
                 record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
                 if not np.isfinite(record["train_loss"]):
                     raise FloatingPointError(
@@ -601,23 +611,64 @@ class TorchDetector(BaseDetector):
         return state
 
 
-class _Progress:
-    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+#: set (to ``lines``) for a sweep's jobs: training progress as one plain line per epoch on
+#: stderr, which a sweep sends to the job's run.log
+PROGRESS_ENV = "TSADBENCH_PROGRESS"
 
-    def __init__(self, name: str, total: int) -> None:
+
+class _Progress:
+    """Training progress: a rich bar on stderr when it is a terminal, advanced per batch (it
+    moves within seconds, not once an epoch); one line per epoch when ``TSADBENCH_PROGRESS`` is
+    ``lines`` (a sweep's job: its run.log); nothing otherwise."""
+
+    def __init__(self, name: str, epochs: int, batches: int) -> None:
         self._bar: Any = None
+        self._name, self._epochs = name, epochs
+        self._lines = os.environ.get(PROGRESS_ENV) == "lines"
+        self._t0 = time.perf_counter()
         if sys.stderr.isatty():
             from rich.console import Console
-            from rich.progress import Progress
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
-            self._bar = Progress(transient=True, console=Console(stderr=True))
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("batches"),
+                TimeRemainingColumn(),
+                transient=True,
+                console=Console(stderr=True),
+            )
             self._bar.start()
-            self._task = self._bar.add_task(f"{name} epochs", total=total)
+            self._task = self._bar.add_task(f"{name} epoch 1/{epochs}", total=epochs * batches)
+
+    def step(self) -> None:
+        """One training batch done."""
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1)
 
     def advance(self, record: dict[str, float]) -> None:
+        """One epoch done (``record``: its losses)."""
+        loss = record.get("val_loss", record["train_loss"])
+        epoch = int(record["epoch"]) + 1
         if self._bar is not None:
-            loss = record.get("val_loss", record["train_loss"])
-            self._bar.update(self._task, advance=1, description=f"loss {loss:.4g}")
+            text = (
+                f"{self._name} epoch {min(epoch + 1, self._epochs)}/{self._epochs} loss {loss:.4g}"
+            )
+            self._bar.update(self._task, description=text)
+        if self._lines:
+            print(
+                f"{self._name} epoch {epoch}/{self._epochs}: loss {loss:.4g} "
+                f"({time.perf_counter() - self._t0:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self._bar is not None:

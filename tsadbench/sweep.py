@@ -143,6 +143,7 @@ class SweepProgress(Callback):
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self._progress = Progress(
@@ -151,6 +152,8 @@ class SweepProgress(Callback):
             MofNCompleteColumn(),
             TextColumn("[red]{task.fields[failed]} failed[/], {task.fields[remaining]} to go"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),  # from the pace of the jobs finished so far
             TextColumn("{task.fields[running]}"),
             # this terminal's stderr, fixed: a run in this process may redirect sys.stderr
             console=Console(file=sys.stderr),
@@ -200,5 +203,12 @@ class SweepProgress(Callback):
         what = status.get("error") or runs
         return (
             f"[{done}/{total}] job {job} {status['state']}: {status.get('label', '?')}: "
-            f"{what} ({status.get('seconds', '?')} s)"
+            f"{what} ({status.get('seconds', '?')} s){self._eta(done)}"
         )
+
+    def _eta(self, done: int) -> str:
+        """``; about N s to go``, from the pace of the jobs finished so far."""
+        if self._total is None or not done or done >= self._total:
+            return ""
+        left = (time.perf_counter() - self._t0) / done * (self._total - done)
+        return f"; about {left:.0f} s to go"

@@ -300,3 +300,16 @@ def test_a_mixed_sweep_sets_few_epochs_for_the_detectors_that_train(tmp_path):
     assert done.returncode == 0, done.stderr
     params = {r.detector.name: r.detector.params for r in store.iter_records(tmp_path)}
     assert params["ae"]["n_epochs"] == 1 and "n_epochs" not in params["iforest"]
+
+
+def test_the_sweeps_plain_lines_give_an_eta_from_the_finished_jobs():
+    from tsadbench.sweep import SweepProgress
+
+    progress = SweepProgress()
+    progress._total, progress._t0 = 4, time.perf_counter() - 10.0  # 2 jobs done in 10 s
+    progress._reported = {"0", "1"}
+    line = progress._line("1", {"state": "done", "label": "pca on msl (seed 0)", "seconds": 5})
+    assert line.startswith("[2/4] job 1 done: pca on msl (seed 0)")
+    assert line.endswith("; about 10 s to go")
+    progress._reported = {"0", "1", "2", "3"}
+    assert "to go" not in progress._line("3", {"state": "done", "label": "x", "seconds": 1})

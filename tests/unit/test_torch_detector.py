@@ -195,3 +195,17 @@ def test_random_state_none_means_fresh_randomness_as_in_scikit_learn():
     again = create_detector("ae", random_state=a.seed_, **fast).fit(x)  # the drawn seed repeats it
     np.testing.assert_array_equal(again.score(x), a.score(x))
     assert create_detector("ae", random_state=7, **fast).fit(x).seed_ == 7
+
+
+def test_training_progress_moves_per_batch_and_logs_epochs_in_a_sweep(monkeypatch, capsys):
+    from tsadbench.detectors import base
+
+    steps = []
+    monkeypatch.setattr(base._Progress, "step", lambda self: steps.append(1))
+    monkeypatch.setenv(base.PROGRESS_ENV, "lines")  # what a sweep's job sets
+    Center(n_epochs=3, batch_size=16).fit(series())
+    # 97 windows of 4 in batches of 16: 7 batches an epoch, the bar advanced after each
+    assert len(steps) == 3 * 7
+    lines = [line for line in capsys.readouterr().err.splitlines() if "epoch" in line]
+    assert [line.split(":")[0] for line in lines] == [f"Center epoch {i}/3" for i in (1, 2, 3)]
+    assert all("loss" in line for line in lines)

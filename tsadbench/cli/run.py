@@ -249,7 +249,12 @@ def execute(cfg: Any) -> list[RunRecord]:
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
+        import os
+
+        from tsadbench.detectors.base import PROGRESS_ENV
+
         _end_with_the_sweep()
+        os.environ[PROGRESS_ENV] = "lines"  # training progress as lines in the job's run.log
     err = console(stderr=True)
     data = cfg.dataset.get("label") or cfg.dataset.name
     label = f"{cfg.detector.name} on {data} (seed {cfg.seed})"
