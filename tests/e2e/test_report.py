@@ -486,3 +486,57 @@ def test_the_latex_table_compiles_where_pdflatex_is_installed(results, tmp_path)
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_the_page_marks_cells_below_random_and_formats_numbers_one_way():
+    from tsadbench.report.html import _fmt, _table
+
+    page = _table(
+        ["detector", "f1@oracle", "f1@oracle (random)"],
+        [["a", "0.4000 ± 0.0100", "0.5000"], ["b", "**0.7000**", "0.5000"]],
+    )
+    assert page.count("class='below'") == 1 and "<td class='below'>0.4000 ± 0.0100" in page
+    assert [_fmt(v) for v in (6.912e-05, 0.5, 12.3456, 229_200.0, float("nan"))] == [
+        "0.0001", "0.5000", "12.346", "229,200", "–",
+    ]  # fmt: skip
+
+
+def test_plots_draw_the_threshold_and_keep_many_detectors_apart():
+    from tsadbench.report import svg
+
+    labels = np.zeros(100, dtype=np.int8)
+    labels[40:45] = 1
+    series = {f"det{i}": np.sin(np.arange(100) / (i + 1)) for i in range(12)}
+    picture = svg.panels(labels, series, "t", thresholds={"det0": 0.5}, threshold_name="f1@q")
+    assert picture.count("<line ") == 1 and "dashed: the f1@q threshold" in picture
+    styles = [svg.style(i) for i in range(12)]
+    assert len(set(styles)) == 12  # colours, then dash patterns: twelve lines, twelve looks
+
+
+def test_plots_leave_out_constant_channels(tmp_path):
+    # synthetic series with a constant first channel: the plot shows the channels that vary
+    settings = RunSettings(
+        detector="pca",
+        detector_params={},
+        dataset="csv",
+        dataset_params={"path": str(tmp_path / "flat.csv"), "train": 100},
+        metrics=["auc_pr", "f1@train_quantile"],
+        seed=0,
+        results_dir=tmp_path / "results",
+        data_root=tmp_path,
+        isolate=False,
+        config={"data_root": str(tmp_path)},
+    )
+    rng = np.random.default_rng(0)
+    rows = "".join(f"1.0,{rng.normal():.4f},{int(150 <= i < 155)}\n" for i in range(300))
+    (tmp_path / "flat.csv").write_text("flat,wavy,label\n" + rows)
+    run(settings, log=lambda _: None)
+    report = build(tmp_path / "results", tmp_path / "out", None, random=False, log=lambda _: None)
+    page = report.html.read_text()
+    import base64
+
+    [uri] = [s for s in re.findall(r"src='data:image/svg\+xml;base64,([^']+)'", page)
+             if "channel" in base64.b64decode(s).decode()]  # fmt: skip
+    svg_text = base64.b64decode(uri).decode()
+    assert ">channel 1<" in svg_text and ">channel 0<" not in svg_text
+    assert "dashed: the f1@train_quantile threshold" in svg_text

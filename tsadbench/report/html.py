@@ -36,6 +36,8 @@ td.rnd { color: #888; } .oracle { color: #a33; font-weight: bold; }
 .note { color: #555; font-size: 0.9em; max-width: 60em; }
 .bad { color: #a33; }
 img { display: block; margin: 0.5em 0; max-width: 100%; }
+img.plot { width: 100%; height: auto; }
+td.below { background: #fde2e2; }
 """
 
 LEFT = {"detector", "config", "params", "dataset", "data", "entity", "status", "reason", "seeds"}
@@ -54,20 +56,36 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out.append("</tr>")
     for row in rows:
         out.append("<tr>")
-        for h, cell in zip(header, row, strict=True):
+        cells = dict(zip(header, row, strict=True))
+        for h, cell in cells.items():
             text = _fmt(cell)
             bold = text.startswith("**") and text.endswith("**")
             body = escape(text.strip("*") if bold else text)
             cls = "l" if h in LEFT else ("rnd" if str(h).endswith("(random)") else "")
+            if _below_random(text, cells.get(f"{h} (random)")):
+                cls = "below"
             out.append(f"<td class='{cls}'>{'<b>' + body + '</b>' if bold else body}</td>")
         out.append("</tr>")
     out.append("</table></div>")
     return "".join(out)
 
 
+def _below_random(text: str, random: Any) -> bool:
+    """A leaderboard cell (``mean ± std``) whose mean is below the random detector's."""
+    try:
+        return float(text.strip("*").split(" ")[0]) < float(str(random))
+    except (TypeError, ValueError):
+        return False
+
+
 def _fmt(value: Any) -> str:
+    """One format for every number of a column's kind: no ``6.9e-05`` beside ``2.3e+05``."""
     if isinstance(value, (float, np.floating)):
-        return "NaN" if math.isnan(value) else f"{value:.4g}"
+        if math.isnan(value):
+            return "–"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3f}" if abs(value) >= 1 or value == 0 else f"{value:.4f}"
     return str(value)
 
 
@@ -111,6 +129,8 @@ def render(
         "<h2>Leaderboard</h2>",
         f"<p class='note'>{_md(aggregation_note(aggregate, metric))} {_md(NOTE)}</p>",
         _table(board.header, board.rows),
+        "<p class='note'>A shaded cell is below the <code>random</code> detector's value on the "
+        "same data and protocol.</p>",
     ]
     if paper_rows:
         parts.append("<h2>Published versus ours</h2>")
@@ -122,7 +142,8 @@ def render(
     parts += _ranks_section(ok, col, metric)
     parts += _seed_section(ok, col, metric)
     parts += _entity_section(ok, col, metric)
-    parts += _plots_section(ok, plot_entities)
+    held = [c.removeprefix("metric/") for c in runs.columns if c.startswith("metric/")]
+    parts += _plots_section(ok, plot_entities, [*metrics, *held])  # the chosen protocol first
     parts += _runtime_section(ok)
     if board.failed:
         parts.append("<h2>Runs that did not finish (not averaged)</h2>")
@@ -256,17 +277,42 @@ def _entity_section(ok: pd.DataFrame, col: str, metric: str) -> list[str]:
     return out
 
 
-def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
+def _plot_protocol(metrics: Sequence[str]) -> tuple[str, Any] | None:
+    """The first label-free threshold protocol among ``metrics`` (name, metric spec) whose
+    threshold the plots draw; None when there is none (``oracle`` is chosen per metric)."""
+    from tsadbench.metrics import parse_metric
+    from tsadbench.metrics.thresholds import PROTOCOLS
+
+    for name in metrics:
+        spec = parse_metric(name)
+        protocol = PROTOCOLS.get(spec.protocol or "")
+        if protocol is not None and protocol.fn is not None and not protocol.uses_labels:
+            return name, spec
+    return None
+
+
+def _plots_section(
+    ok: pd.DataFrame, chosen: Sequence[str], metrics: Sequence[str] = ()
+) -> list[str]:
+    from tsadbench.metrics.thresholds import threshold
+
     which = (
         f"The entities {', '.join(chosen)}"
         if chosen
         else "The first 2 entities of each dataset (--plot-entity chooses others)"
     )
+    drawn = _plot_protocol(metrics)
+    line = (
+        f"; the dashed line is the threshold of <code>{escape(drawn[0])}</code> (where its "
+        "value is defined)"
+        if drawn
+        else ""
+    )
     out = [
         "<h2>Series, labels and scores</h2>",
-        f"<p class='note'>{escape(which)}, lowest seed: the first test channels (when the data "
-        "can be loaded here), then each detector's test scores, each panel scaled to its own "
-        "range; labelled anomalies shaded.</p>",
+        f"<p class='note'>{escape(which)}, lowest seed: the first test channels that are not "
+        "constant (when the data can be loaded here), then each detector's test scores, each "
+        f"panel scaled to its own range; labelled anomalies shaded{line}.</p>",
     ]
     for (dataset, _), group in ok.groupby(["dataset", "data"]):
         names = sorted(group["entity"].unique())
@@ -274,11 +320,13 @@ def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
             rows = group[group["entity"] == entity]
             rows = rows[rows["seed"] == rows["seed"].min()].sort_values("label")
             panels: dict[str, Any] = {}
+            limits: dict[str, float] = {}
             labels = None
             first = rows.iloc[0]
             test = _test_series(first)
-            if test is not None:
-                for c in range(min(test.shape[1], 3)):
+            if test is not None:  # a constant channel draws a flat line: nothing to see
+                varying = [c for c in range(test.shape[1]) if np.ptp(test[:, c]) > 0]
+                for c in varying[:3]:
                     panels[f"channel {c}"] = test[:, c]
             for _, r in rows.iterrows():
                 if not (Path(r["folder"]) / store.SCORES).is_file():
@@ -286,10 +334,25 @@ def _plots_section(ok: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
                 scores = store.read_scores(Path(r["folder"]).parent, Path(r["folder"]).name)
                 labels = scores.labels
                 panels[str(r["label"])] = scores.test
+                value = r.get(f"metric/{drawn[0]}") if drawn else None
+                if drawn and scores.train is not None and value is not None and value == value:
+                    spec = drawn[1]  # defined for this run (not NaN): its threshold is too
+                    limits[str(r["label"])] = threshold(
+                        spec.protocol, scores.test, scores.train, **spec.protocol_params
+                    )
             if labels is None:
                 continue
-            picture = svg.panels(labels, panels, f"{dataset} / {entity} (seed {first['seed']})")
-            out.append(f"<img alt='{escape(f'{dataset} {entity}')}' src='{svg.data_uri(picture)}'>")
+            picture = svg.panels(
+                labels,
+                panels,
+                f"{dataset} / {entity} (seed {first['seed']})",
+                thresholds=limits,
+                threshold_name=drawn[0] if drawn else "",
+            )
+            out.append(
+                f"<img class='plot' alt='{escape(f'{dataset} {entity}')}' "
+                f"src='{svg.data_uri(picture)}'>"
+            )
     return out
 
 

@@ -38,29 +38,55 @@ def decimate(
     return x, y[x]
 
 
+def _scale(values: NDArray[np.float64], extra: Sequence[float] = ()) -> tuple[float, float]:
+    """The range a panel shows: its finite values (and ``extra``, a threshold it draws)."""
+    finite = values[np.isfinite(values)]
+    pool = np.concatenate([finite, np.asarray(extra, dtype=float)])
+    if not len(pool):
+        return 0.0, 1.0
+    return float(pool.min()), float(pool.max())
+
+
 def _polyline(
-    x: NDArray[np.int64], y: NDArray[np.float64], n: int, box: tuple[float, float, float, float]
+    x: NDArray[np.int64],
+    y: NDArray[np.float64],
+    n: int,
+    box: tuple[float, float, float, float],
+    span: tuple[float, float],
 ) -> str:
     left, top, width, height = box
-    finite = np.isfinite(y)
-    lo, hi = (float(np.min(y[finite])), float(np.max(y[finite]))) if finite.any() else (0.0, 1.0)
-    span = hi - lo or 1.0
+    lo, hi = span
     px = left + x / max(n - 1, 1) * width
-    py = top + height - (np.where(finite, y, lo) - lo) / span * height
+    py = top + height - (np.where(np.isfinite(y), y, lo) - lo) / ((hi - lo) or 1.0) * height
     return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
+
+
+#: line styles beyond the palette's colours: more than 8 detectors stay distinguishable
+DASHES = ("", "6,3", "2,2")
+
+
+def style(i: int) -> str:
+    """The stroke of the ``i``-th line: a colour, then a dash pattern once the colours repeat."""
+    color = PALETTE[i % len(PALETTE)]
+    dash = DASHES[(i // len(PALETTE)) % len(DASHES)]
+    return f"stroke='{color}'" + (f" stroke-dasharray='{dash}'" if dash else "")
 
 
 def panels(
     labels: NDArray[np.int8],
     series: Mapping[str, NDArray[np.float64]],
     title: str,
-    width: int = 900,
+    width: int = 1150,
     panel_height: int = 60,
     max_points: int = 1500,
+    thresholds: Mapping[str, float] | None = None,
+    threshold_name: str = "",
 ) -> str:
     """Stacked panels sharing the time axis, one per entry of ``series`` (name -> 1-D values,
-    each scaled to its own panel), with the labelled anomalies shaded in every panel."""
+    each scaled to its own panel), with the labelled anomalies shaded in every panel and, in
+    the panels ``thresholds`` names, the threshold as a dashed line."""
     n = len(labels)
+    thresholds = thresholds or {}
     left, gap, top = 130, 8, 24
     height = top + len(series) * (panel_height + gap) + 20
     out = [
@@ -87,18 +113,30 @@ def panels(
             f"<rect x='{left}' y='{y0}' width='{plot_w}' height='{panel_height}' fill='none' "
             "stroke='#bbb'/>"
         )
-        x, y = decimate(np.asarray(values, dtype=float), max_points)
-        points = _polyline(x, y, n, (left, y0 + 2, plot_w, panel_height - 4))
-        color = PALETTE[i % len(PALETTE)]
-        out.append(f"<polyline points='{points}' fill='none' stroke='{color}' stroke-width='1'/>")
+        y_all = np.asarray(values, dtype=float)
+        limit = thresholds.get(name)
+        span = _scale(y_all, () if limit is None or not np.isfinite(limit) else (limit,))
+        x, y = decimate(y_all, max_points)
+        box = (left, y0 + 2, plot_w, panel_height - 4)
+        points = _polyline(x, y, n, box, span)
+        out.append(f"<polyline points='{points}' fill='none' {style(i)} stroke-width='1'/>")
+        if limit is not None and np.isfinite(limit):
+            ty = box[1] + box[3] - (limit - span[0]) / ((span[1] - span[0]) or 1.0) * box[3]
+            out.append(
+                f"<line x1='{left}' x2='{left + plot_w}' y1='{ty:.1f}' y2='{ty:.1f}' "
+                "stroke='#222' stroke-dasharray='4,3' stroke-width='1'/>"
+            )
         out.append(
             f"<text x='{left - 6}' y='{y0 + panel_height / 2 + 4}' text-anchor='end'>"
             f"{escape(name[:22])}</text>"
         )
+    legend = "shaded: labelled anomalies" + (
+        f"; dashed: the {threshold_name} threshold" if thresholds else ""
+    )
     out.append(
         f"<text x='{left}' y='{height - 5}' fill='#555'>0</text>"
         f"<text x='{left + plot_w}' y='{height - 5}' text-anchor='end' fill='#555'>"
-        f"{n - 1} (time step; shaded: labelled anomalies)</text>"
+        f"{n - 1} (time step; {escape(legend)})</text>"
     )
     out.append("</svg>")
     return "\n".join(out)
