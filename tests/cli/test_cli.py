@@ -561,4 +561,5 @@ def test_the_terminal_leaderboard_fits_100_columns_without_breaking_numbers(tmp_
     numbers = [cell.strip() for r in rows for cell in r.split("│")[6:-1]]
     assert numbers and all(re.fullmatch(r"(\d\.\d{4}|NaN|–)", n) for n in numbers), numbers
     assert "more metric(s) in leaderboard.md" in result.stdout  # the rest are in the file
+    assert "defaults (not faithful)" in result.stdout  # the config's marks stay on screen
     assert "pa_f1@oracle" in (tmp_path / "out" / "leaderboard.md").read_text()

@@ -110,6 +110,9 @@ def leaderboard_table(board: Leaderboard, width: int | None = None) -> Table:
     from rich.table import Table
 
     cells = [dict(zip(board.header, row, strict=True)) for row in board.rows]
+    for c in cells:  # the hash is not shown: its marks ("(reduced)", ...) go with the parameters
+        if " " in c["config"]:
+            c["params"] += " " + c["config"].split(" ", 1)[1]
     settings = {(c["dataset"], c["data"]) for c in cells}
     several = len(settings) > len({dataset for dataset, _ in settings})
     fixed = ["detector", "params", "dataset", *(["data"] if several else []), "seeds", "ok / runs"]
