@@ -72,6 +72,7 @@ class WindowIForest(WindowDetector):
     """
 
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_estimators": 20}
+    lazy_imports: ClassVar[tuple[str, ...]] = ("sklearn.ensemble",)
 
     def __init__(
         self,
@@ -123,6 +124,7 @@ class WindowPCA(WindowDetector):
     """
 
     test_params: ClassVar[dict[str, Any]] = {"window": 8}
+    lazy_imports: ClassVar[tuple[str, ...]] = ("sklearn.decomposition",)
 
     def __init__(
         self,
@@ -172,6 +174,7 @@ class WindowKNN(WindowDetector):
     """
 
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_neighbors": 3}
+    lazy_imports: ClassVar[tuple[str, ...]] = ("sklearn.neighbors",)
 
     def __init__(
         self, *, window: int = 32, stride: int = 1, score_stride: int = 1, n_neighbors: int = 5
@@ -211,6 +214,7 @@ class WindowLOF(WindowDetector):
     """
 
     test_params: ClassVar[dict[str, Any]] = {"window": 8, "n_neighbors": 5}
+    lazy_imports: ClassVar[tuple[str, ...]] = ("sklearn.neighbors",)
 
     def __init__(
         self, *, window: int = 32, stride: int = 1, score_stride: int = 1, n_neighbors: int = 20

@@ -8,6 +8,7 @@ dies with its parent. Isolation, not scheduling: launchers decide what runs wher
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -75,7 +76,9 @@ def fit_score(job: Job) -> FitScore:
     when the detector used a GPU), size and the GPU's model. The detector's window energies on
     train (float32) when ``job.energies`` and its tags declare ``window_energies``. Torch's
     thread count is set for the run and restored after it."""
-    det = DETECTORS.create(job.name, **job.params)
+    det = DETECTORS.create(job.name, **job.params)  # its module imported: before the clock
+    for module in det.lazy_imports:  # and what its first fit would import: not the work either
+        importlib.import_module(module)
     torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
     if torch is None or job.threads is None:
         return _fit_score(det, job)

@@ -332,3 +332,34 @@ def test_metrics_made_by_other_metric_code_are_recomputed_on_resume(tmp_path):
     [redone] = run(_pca(tmp_path), log=lambda _: None)
     assert redone.metrics["auc_pr"] == true and redone.metrics_code == metrics_identity()
     assert store.read(tmp_path, first.key).metrics["auc_pr"] == true
+
+
+@pytest.mark.slow  # a few isolated runs: `make test-slow`
+@pytest.mark.parametrize(
+    ("detector", "params"),
+    [("iforest", {}), ("pca", {}), ("knn", {}), ("lof", {}), ("ae", {"n_epochs": 2})],
+)
+def test_an_isolated_runs_fit_time_is_the_work_not_the_imports(tmp_path, detector, params):
+    """The child loads the detector's module and what its fit imports lazily (scikit-learn,
+    torch._dynamo at the first optimizer step) before the clock starts: an isolated run's fit_s
+    is the in-process one's, not 1 s more."""
+    import statistics
+
+    fit_s = {}
+    for isolate in (False, True):
+        settings = RunSettings(
+            detector=detector,
+            detector_params=params,
+            dataset="synthetic",
+            dataset_params={"n_entities": 3, "length": 1000, "n_anomalies": 4},
+            metrics=["auc_pr"],
+            seed=0,
+            results_dir=tmp_path / str(isolate),
+            data_root=tmp_path,
+            isolate=isolate,
+        )
+        fit_s[isolate] = statistics.median(r.time["fit_s"] for r in run(settings, log=print))
+    # measured here: iforest 1.25 s isolated against 0.09 s in process before the change (ae
+    # 1.2 s against 0.05 s), 0.09 s (0.06 s) both after; the margin leaves room for a busy
+    # machine, not for the imports
+    assert fit_s[True] < fit_s[False] * 1.2 + 0.3, fit_s
