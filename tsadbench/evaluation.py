@@ -25,6 +25,11 @@ def evaluate_record(record: RunRecord, scores: Scores, specs: list[Any]) -> None
     from tsadbench.metrics import evaluate
 
     incomparable = None
+    if scores.train is None:
+        incomparable = (
+            "this run kept no train scores (its metric set read none); run it again with "
+            "store_train_scores=true, or with this metric in its metric set"
+        )
     if not record.detector.comparable_scores:
         incomparable = (
             f"{record.detector.name} standardises the scores of each series it scores "

@@ -46,7 +46,7 @@ class FitScore:
     """What :func:`fit_score` gives back: the scores and what the run cost."""
 
     test: NDArray[np.float64]
-    train: NDArray[np.float64]
+    train: NDArray[np.float64] | None  # None when the job asked for none
     channels: NDArray[np.float32] | None
     train_energies: NDArray[np.float32] | None
     time: dict[str, float]
@@ -67,6 +67,7 @@ class Job:
     train: NDArray[np.float32]
     test: NDArray[np.float32]
     energies: bool = False  # also the detector's window energies on train
+    train_scores: bool = True  # also the detector's scores on train (label-free protocols)
     threads: int | None = None  # torch's thread count for the run; None: torch's own
     segments: list[int] | None = None  # where the series of a concatenated train split begin
 
@@ -105,7 +106,8 @@ def _fit_score(det: Any, job: Job) -> FitScore:
         else:
             test_scores = det.score(job.test)
         t2 = time.perf_counter()
-        train_scores = det.score(job.train)  # for the label-free threshold protocols
+        # for the label-free threshold protocols, only when the metric set (or the user) asks
+        train_scores = det.score(job.train) if job.train_scores else None
         train_energies = None
         if job.energies and det.tags.window_energies:
             train_energies = det.window_energies(job.train).astype(np.float32)
@@ -119,7 +121,11 @@ def _fit_score(det: Any, job: Job) -> FitScore:
         train=train_scores,
         channels=channels,
         train_energies=train_energies,
-        time={"fit_s": t1 - t0, "score_s": t2 - t1, "score_train_s": t3 - t2},
+        time={
+            "fit_s": t1 - t0,
+            "score_s": t2 - t1,
+            **({"score_train_s": t3 - t2} if job.train_scores else {}),
+        },
         memory=mem,
         n_parameters=det.n_parameters(),
         provenance=det.provenance(),

@@ -80,12 +80,21 @@ def run(s: RunSettings, log: Log = print, found: list[str] | None = None) -> lis
 
 def _found(results_dir: Path, key: str, p: Prepared, log: Log) -> RunRecord | None:
     """The finished record under ``key``, its missing metrics computed from its scores; None
-    when there is none, or when the record or its scores are damaged (the run is made again)."""
+    when there is none, when the record or its scores are damaged, or when it kept no train
+    scores and the metric set now reads them (the run is made again)."""
+    from tsadbench.metrics import reads_train_scores
+
     try:
         old = store.read(results_dir, key)
         if old is None or old.status != "ok":
             return None
-        store.read_scores(results_dir, key)  # missing, truncated or of the wrong length: redo
+        scores = store.read_scores(results_dir, key)  # missing, truncated, wrong length: redo
+        if scores.train is None and any(reads_train_scores(m) for m in p.specs):
+            log(
+                f"the record {key} kept no train scores (its metric set needed none) and a "
+                "label-free protocol now needs them, so the run is made again"
+            )
+            return None
         return complete_metrics(results_dir, old, p.specs)
     except ValueError as exc:
         log(f"the record {key} in {results_dir} is damaged, so the run is made again: {exc}")
@@ -232,7 +241,7 @@ def _run_entity(
 
 def _fit_score(s: RunSettings, p: Prepared, entity: Entity, record: RunRecord) -> FitScore:
     """Scale, then fit and score (isolated or in this process); the costs into ``record``."""
-    from tsadbench.metrics import needs_train_energies
+    from tsadbench.metrics import needs_train_energies, reads_train_scores
 
     # the scaler's rows: train itself, or the part of train a paper fits it on
     fitted_on = entity.train if entity.scaler_train is None else entity.scaler_train
@@ -245,6 +254,7 @@ def _fit_score(s: RunSettings, p: Prepared, entity: Entity, record: RunRecord) -
         test=test,
         # the Anomaly Transformer's threshold pools the detector's window energies on train
         energies=any(needs_train_energies(m) for m in p.specs),
+        train_scores=s.store_train_scores or any(reads_train_scores(m) for m in p.specs),
         threads=s.threads,
         # where the series of a concatenated train split begin (a validation split takes from
         # each); when a scaler_slice is in force they still index the train the detector sees

@@ -54,6 +54,9 @@ class RunSettings:
     # where the run's own output goes (what a detector prints): a sweep job's run.log; None:
     # this process's stdout and stderr
     output: Path | None = None
+    # keep the detector's train scores although the metric set reads none (a later
+    # `tsadbench evaluate` with a label-free protocol); otherwise they are computed only when read
+    store_train_scores: bool = False
     # why a run is a reduced version of a paper's setting; marked wherever its numbers appear
     reduced: str | None = None
 
@@ -84,6 +87,7 @@ class RunConfig:
     paper: Any = None
     # detector parameters for every detector that has them (a mixed sweep's n_epochs=3)
     detectors: Any = field(default_factory=dict)
+    store_train_scores: bool = False
 
 
 def register_schema() -> None:
@@ -147,6 +151,7 @@ def settings_from_config(cfg: Any) -> RunSettings:
         scaler=str(c.get("scaler", "auto")),
         force=bool(c.get("force", False)),
         isolate=bool(c.get("isolate", True)),
+        store_train_scores=bool(c.get("store_train_scores", False)),
         timeout_s=_timeout(c.get("timeout_s")),
         threads=_threads(c.get("threads", "auto"), c.get("n_jobs", 1)),
         config={str(k): v for k, v in c.items() if k != "hydra"},

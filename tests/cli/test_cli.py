@@ -394,7 +394,9 @@ def test_a_pca_run_never_imports_torch(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     modules = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
     assert modules.count("tsadbench.isolation") == 2  # the parent's and the child's imports
-    assert "sklearn.decomposition" in modules  # the child's work is in the output
+    # the child's work is in the output (its lazy import, through importlib, shows as the
+    # package's submodules: -X importtime times only the import statement's own top module)
+    assert any(m.startswith("sklearn.decomposition.") for m in modules)
     assert not [m for m in modules if re.match(r"(torch|timm|torchvision)(\.|$)", m)]
     probe = (
         "import sys; from tsadbench.registry import DETECTORS; DETECTORS.create('pca'); "
@@ -512,7 +514,7 @@ def test_the_library_pipeline_gives_the_scores_a_run_records(tmp_path, detector)
     fast = ["detector.n_epochs=1"] if detector == "tadgan" else []
     result = invoke(
         "run", f"detector={detector}", *data, *fast, "metrics.names=[auc_pr]", "seed=3",
-        f"results_dir={tmp_path}",
+        "store_train_scores=true", f"results_dir={tmp_path}",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     [record] = records(tmp_path)

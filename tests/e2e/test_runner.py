@@ -363,3 +363,40 @@ def test_an_isolated_runs_fit_time_is_the_work_not_the_imports(tmp_path, detecto
     # 1.2 s against 0.05 s), 0.09 s (0.06 s) both after; the margin leaves room for a busy
     # machine, not for the imports
     assert fit_s[True] < fit_s[False] * 1.2 + 0.3, fit_s
+
+
+def test_train_scores_are_computed_only_when_a_metric_reads_them(tmp_path):
+    """NAB with split=none and a threshold-free metric set used to score train twice over."""
+    from tsadbench.evaluation import evaluate_stored
+
+    def settings(metrics: list[str], **extra: object) -> RunSettings:
+        return RunSettings(
+            detector="pca",
+            detector_params={},
+            dataset="synthetic",
+            dataset_params={"length": 600, "n_anomalies": 3},
+            metrics=metrics,
+            seed=0,
+            results_dir=tmp_path,
+            data_root=tmp_path,
+            isolate=False,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    [free] = run(settings(["auc_pr", "vus_pr"]), log=lambda _: None)
+    assert "score_train_s" not in free.time
+    assert store.read_scores(tmp_path, free.key).train is None
+    # tsadbench evaluate with a label-free protocol says what to do instead of a bare NaN
+    [again] = evaluate_stored(tmp_path, ["f1@train_quantile"], log=lambda _: None)
+    assert "store_train_scores=true" in again.metric_errors["f1@train_quantile"]
+    # a run whose metric set now reads them is made again, with them
+    said: list[str] = []
+    [made] = run(settings(["auc_pr", "f1@train_quantile"]), log=said.append)
+    assert any("kept no train scores" in m for m in said)
+    assert (
+        made.key == free.key
+        and made.metrics["f1@train_quantile"] == made.metrics["f1@train_quantile"]
+    )  # defined (not NaN)
+    assert store.read_scores(tmp_path, made.key).train is not None
+    [kept] = run(settings(["auc_pr"], store_train_scores=True, force=True), log=lambda _: None)
+    assert "score_train_s" in kept.time
