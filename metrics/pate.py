@@ -158,8 +158,11 @@ def _precision_recall(
         in_post = pred[post_pts]
         in_pre = pred[pre_pts]
         det_pre = detected[k_pre] & in_pre
-        tp = n_hit + float(w_post[in_post].sum()) + float(w_pre[det_pre].sum())
-        fp = float((1 - w_post[in_post]).sum()) + float((1 - w_pre[det_pre]).sum())
+        # fixed-order sums over the whole weight vectors (dot products): a masked sum whose
+        # length changes with the threshold rounds differently and, one ulp off, made the
+        # curve's cleaning drop a point the package keeps
+        tp = n_hit + float(w_post @ in_post) + float(w_pre @ det_pre)
+        fp = float((1 - w_post) @ in_post) + float((1 - w_pre) @ det_pre)
         fp += float((in_pre & ~detected[k_pre]).sum())
         fp += n_pred - n_hit - float(in_post.sum() + in_pre.sum())  # outside every zone
         precision = tp / (tp + fp) if tp + fp > 0 else 0.0
