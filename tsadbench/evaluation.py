@@ -58,16 +58,20 @@ def evaluate_record(record: RunRecord, scores: Scores, specs: list[Any]) -> None
 
 
 def complete_metrics(
-    results_dir: str | Path, record: RunRecord, specs: list[MetricSpec]
+    results_dir: str | Path,
+    record: RunRecord,
+    specs: list[MetricSpec],
+    scores: Scores | None = None,
 ) -> RunRecord:
-    """Compute from the stored scores any requested metric the record lacks; all of them, and
-    those it holds, when its metrics were made by other metric code. Rewrites it if needed."""
+    """Compute from the stored scores (``scores``, when the caller has read them already) any
+    requested metric the record lacks; all of them, and those it holds, when its metrics were
+    made by other metric code. Rewrites it if needed."""
     if record.metrics_code == metrics_identity():
         todo: list[Any] = [m for m in specs if m.name not in record.metrics]
     else:
         todo = [*specs, *(n for n in record.metrics if n not in {m.name for m in specs})]
     if todo:
-        evaluate_record(record, store.read_scores(results_dir, record.key), todo)
+        evaluate_record(record, scores or store.read_scores(results_dir, record.key), todo)
         store.write(results_dir, record)
     return record
 

@@ -80,13 +80,23 @@ def fit_score(job: Job) -> FitScore:
     det = DETECTORS.create(job.name, **job.params)  # its module imported: before the clock
     for module in det.lazy_imports:  # and what its first fit would import: not the work either
         importlib.import_module(module)
-    torch = sys.modules.get("torch")  # loaded by the detector's module, if it uses torch
-    if torch is None or job.threads is None:
+    with torch_threads(job.threads):
         return _fit_score(det, job)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's thread count set to ``threads`` while inside, then restored (a torch detector's
+    sums depend on it); nothing when torch is not loaded (a detector's module loads it) or
+    ``threads`` is None."""
+    torch = sys.modules.get("torch")
+    if torch is None or threads is None:
+        yield
+        return
     before = torch.get_num_threads()
-    torch.set_num_threads(job.threads)
+    torch.set_num_threads(threads)
     try:
-        return _fit_score(det, job)
+        yield
     finally:
         torch.set_num_threads(before)
 

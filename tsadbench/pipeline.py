@@ -13,14 +13,12 @@ chosen (:func:`resolve_scaler`) and fitted (``data.scaling.fit_scaler``) by the 
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.isolation import torch_threads
 from tsadbench.registry import DETECTORS
 
 __all__ = ["Pipeline", "resolve_scaler"]
@@ -111,7 +109,7 @@ class Pipeline:
         self.scaler_ = resolve_scaler(self._cls, self.scaler)
         self._transform = fit_scaler(self.scaler_, train)
         scaled = self._transform(train)
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             self.detector_ = DETECTORS.create(self.detector, **self.params).fit(scaled)
             self.decision_scores_: NDArray[np.float64] = self.detector_.score(scaled)
         reads_test = self._protocol.uses_test_scores or self._protocol.fn is None
@@ -127,7 +125,7 @@ class Pipeline:
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         """Anomaly scores of ``X``, higher = more anomalous (``score`` is the same)."""
         self._check_fitted()
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             result: NDArray[np.float64] = self.detector_.score(self._transform(_two_d(X)))
         return result
 
@@ -154,20 +152,6 @@ class Pipeline:
             + (f", {args}" if args else "")
             + ")"
         )
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    torch = sys.modules.get("torch")  # loaded by a torch detector's module
-    if torch is None or threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _two_d(X: Any) -> NDArray[np.float64]:

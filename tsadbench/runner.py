@@ -95,7 +95,7 @@ def _found(results_dir: Path, key: str, p: Prepared, log: Log) -> RunRecord | No
                 "label-free protocol now needs them, so the run is made again"
             )
             return None
-        return complete_metrics(results_dir, old, p.specs)
+        return complete_metrics(results_dir, old, p.specs, scores)
     except ValueError as exc:
         log(f"the record {key} in {results_dir} is damaged, so the run is made again: {exc}")
         return None

@@ -265,6 +265,8 @@ def test_hydras_own_failures_are_one_line(tmp_path, args, message):
     done = _tsadbench("run", *args, f"results_dir={tmp_path}")
     assert done.returncode == 1
     assert message in done.stderr
+    # the hint about --cfg only where --cfg was given with -m
+    assert ("--cfg prints one job's config" in done.stderr) == ("--cfg" in args and "-m" in args)
     assert "Traceback" not in done.stderr + done.stdout
 
 

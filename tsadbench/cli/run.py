@@ -69,9 +69,8 @@ def hydra_argv(args: list[str]) -> list[str]:
         i += 1
     modes = sorted({_MODES[f.split("=", 1)[0]] for f in flags if f.split("=", 1)[0] in _MODES})
     if len(modes) > 1:
-        hint = (
-            " (--cfg prints one job's config: drop -m and the comma lists)" if "-m" in modes else ""
-        )
+        cfg = "-m" in modes and "--cfg" in modes
+        hint = " (--cfg prints one job's config: drop -m and the comma lists)" if cfg else ""
         fail(f"tsadbench run takes one of {', '.join(modes)} at a time{hint}.")
     return flags + [_set_or_add(o) for o in overrides]
 
@@ -129,20 +128,13 @@ def _end_with_the_sweep() -> None:
     parent = int(os.environ.get(SWEEP_PARENT) or 0)
     # a job on a cluster (SLURM) runs under the scheduler, on another node: the pid it inherited
     # means nothing there, and it must not take that for its sweep ending
-    if not parent or _WATCHING:
+    local = os.environ.get("SUBMITIT_EXECUTOR") == "local"
+    if not parent or _WATCHING or not (local or os.getppid() == parent):
         return
-    if os.environ.get("SUBMITIT_EXECUTOR") == "local":
 
-        def sweep_alive() -> bool:
-            return parent in _ancestors()
+    def sweep_alive() -> bool:
+        return parent in (_ancestors() if local else [os.getppid()])
 
-    elif os.getppid() == parent:
-
-        def sweep_alive() -> bool:
-            return os.getppid() == parent
-
-    else:
-        return
     if not sweep_alive():
         os._exit(1)
     _WATCHING = True

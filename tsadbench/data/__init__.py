@@ -124,15 +124,9 @@ def load_dataset(
     ds = loader(data_root=Path(data_root) if data_root is not None else None, **params)
     if not isinstance(ds, Dataset) or not ds.entities:
         raise ValueError(f"The dataset loader {name!r} returned no entities.")
-    if any(v is not None and k not in takes for k, v in common.items()):
-        # the loader has no such parameter: applied here, to what it loaded
-        ds = _common(
-            ds,
-            name,
-            entities=None if "entities" in takes else entities,
-            channels=None if "channels" in takes else channels,
-            nan=None if "nan" in takes else nan,
-        )
+    left: dict[str, Any] = {k: v for k, v in common.items() if v is not None and k not in takes}
+    if left:  # the loader has no such parameter: applied here, to what it loaded
+        ds = _common(ds, name, **left)
     if train_slice is None and test_slice is None and scaler_slice is None:
         return ds
     train_cut, test_cut = _slice(train_slice, "train_slice"), _slice(test_slice, "test_slice")

@@ -45,10 +45,14 @@ def dataset_root(data_root: Path | None, folder: str, dataset: str) -> Path:
     return require(Path(data_root) / folder, dataset, folder=True)
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle asks for something other than a numpy array (never built)."""
+
+
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     """What pickle protocols 0-2 call (``_codecs.encode``) to rebuild an array's raw bytes."""
     if not isinstance(text, str) or encoding != "latin1":
-        raise pickle.UnpicklingError("refused _codecs.encode other than of text to latin1 bytes")
+        raise _Refused("refused _codecs.encode other than of text to latin1 bytes")
     return text.encode("latin1")
 
 
@@ -73,7 +77,7 @@ class _ArrayOnly(pickle.Unpickler):
                     return getattr(importlib.import_module(candidate), name)
                 except (ImportError, AttributeError):
                     continue
-        raise pickle.UnpicklingError(f"refused to rebuild {module}.{name}: only numpy arrays")
+        raise _Refused(f"refused to rebuild {module}.{name}: only numpy arrays")
 
 
 def _numeric_array(obj: Any, path: Path, what: str) -> NDArray[Any]:
@@ -90,14 +94,13 @@ def load_array_pickle(path: Path) -> NDArray[Any]:
     try:
         with open(path, "rb") as fh:
             obj = _ArrayOnly(fh).load()
-    except pickle.UnpicklingError as exc:
-        if "refused" not in str(exc):
-            raise ValueError(f"The pickle {path} is damaged or not a pickle ({exc}).") from None
+    except _Refused as exc:
         raise ValueError(
             f"The pickle {path} holds something other than a numpy array "
             f"({exc}); refusing to load it."
         ) from None
-    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError) as exc:  # fmt: skip
         reason = "it is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}: {exc}"
         raise ValueError(f"The pickle {path} is damaged or not a pickle ({reason}).") from None
     return _numeric_array(obj, path, "pickle")

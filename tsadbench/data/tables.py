@@ -317,9 +317,10 @@ def _csv_entity(
     try:
         x = _numeric(frame, file, features)
     except ValueError as exc:
+        first_not_numbers = f"column {features[0]!r}" in str(exc) and "not a number" in str(exc)
         hint = (
             f" If {features[0]!r} is the time, set dataset.timestamp_column={features[0]}."
-            if f"column {features[0]!r}" in str(exc)
+            if first_not_numbers
             else ""
         )
         raise ValueError(f"{exc}{hint}") from None
@@ -327,8 +328,8 @@ def _csv_entity(
     if tfile is not None:
         tframe = _read(tfile, "csv")
         x_train, x_test, y_test = _numeric(tframe, tfile, features), x, labels
-        has = [str(c) for c in tframe.columns if str(c) == label]
-        in_train = int(_labels(tframe[label].to_numpy(), tfile).sum()) if has else 0
+        labelled = label in map(str, tframe.columns)
+        in_train = int(_labels(tframe[label].to_numpy(), tfile).sum()) if labelled else 0
     else:
         if not is_number(train):
             raise ValueError(

@@ -123,13 +123,14 @@ def build(
     if "md" in formats:
         files.append(out / "leaderboard.md")
         files[-1].write_text(markdown(table, chosen, aggregate, paper_rows))
+    tables = wide(table, chosen) if {"csv", "latex"} & set(formats) else []
     if "csv" in formats:
         files += [out / "results.csv", out / "table.csv"]
         runs.drop(columns=["folder"]).to_csv(files[-2], index=False)
-        files[-1].write_text(wide_csv(wide(table, chosen)))
+        files[-1].write_text(wide_csv(tables))
     if "latex" in formats:
         files.append(out / "table.tex")
-        files[-1].write_text(latex(wide(table, chosen)))
+        files[-1].write_text(latex(tables))
     if "html" in formats:
         files.append(out / "report.html")
         files[-1].write_text(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsadbench import store
-from tsadbench.report.load import KEYS, paper_blocks
+from tsadbench.report.load import KEYS, paper_blocks, with_marks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,9 +246,11 @@ class Wide:
 
 def threshold_kind(metric: str) -> str:
     """How ``metric``'s threshold is chosen, for a table's caption."""
-    if "@" not in metric:
+    from tsadbench.metrics import parse_metric
+
+    protocol = parse_metric(metric).protocol
+    if protocol is None:
         return "threshold-free"
-    protocol = metric.split("@", 1)[1].split("(", 1)[0]
     if protocol == "oracle":
         return "oracle: threshold chosen on the test labels (an upper bound)"
     return f"label-free threshold: {protocol}"
@@ -265,8 +267,7 @@ def wide(runs: pd.DataFrame, metrics: Sequence[str]) -> list[Wide]:
     ]
     # a reduced or not faithful configuration says so beside its parameters ("(reduced)" ...)
     per_seed["params"] = [
-        f"{p} {c.split(' ', 1)[1]}" if " " in c else p
-        for p, c in zip(per_seed["params"], per_seed["config"], strict=True)
+        with_marks(p, c) for p, c in zip(per_seed["params"], per_seed["config"], strict=True)
     ]
     tables = []
     for c in cols:

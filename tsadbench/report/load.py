@@ -39,6 +39,13 @@ def describe_params(detector: str, params: Mapping[str, Any]) -> str:
     return ", ".join(changed) or "defaults"
 
 
+def with_marks(params: str, config: str) -> str:
+    """``params`` with the marks ``load`` puts on a configuration ("(reduced)", "(not
+    faithful)"), for where the parameters stand without the hash."""
+    _, _, marks = config.partition(" ")
+    return f"{params} {marks}" if marks else params
+
+
 def load(results_dir: str | Path) -> pd.DataFrame:
     """One row per run record under ``results_dir`` (see ``store.flatten`` for the columns)."""
     import pandas as pd

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsadbench import store
 from tsadbench.report.aggregate import Leaderboard, Wide, leaderboard, published_cells
-from tsadbench.report.load import KEYS
+from tsadbench.report.load import KEYS, with_marks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,8 +111,7 @@ def leaderboard_table(board: Leaderboard, width: int | None = None) -> Table:
 
     cells = [dict(zip(board.header, row, strict=True)) for row in board.rows]
     for c in cells:  # the hash is not shown: its marks ("(reduced)", ...) go with the parameters
-        if " " in c["config"]:
-            c["params"] += " " + c["config"].split(" ", 1)[1]
+        c["params"] = with_marks(c["params"], c["config"])
     settings = {(c["dataset"], c["data"]) for c in cells}
     several = len(settings) > len({dataset for dataset, _ in settings})
     fixed = ["detector", "params", "dataset", *(["data"] if several else []), "seeds", "ok / runs"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,18 +48,25 @@ def _scale(values: NDArray[np.float64], extra: Sequence[float] = ()) -> tuple[fl
     return float(pool.min()), float(pool.max())
 
 
-def _polyline(
-    x: NDArray[np.int64],
-    y: NDArray[np.float64],
-    n: int,
-    box: tuple[float, float, float, float],
-    span: tuple[float, float],
-) -> str:
-    left, top, width, height = box
+Box = tuple[float, float, float, float]  # left, top, width, height
+
+
+def _y(values: Any, box: Box, span: tuple[float, float]) -> Any:
+    """The vertical position of ``values`` in ``box``, ``span`` (lo, hi) bottom to top."""
+    _, top, _, height = box
     lo, hi = span
-    px = left + x / max(n - 1, 1) * width
-    py = top + height - (np.where(np.isfinite(y), y, lo) - lo) / ((hi - lo) or 1.0) * height
-    return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
+    return (
+        top
+        + height
+        - (np.where(np.isfinite(values), values, lo) - lo) / ((hi - lo) or 1.0) * height
+    )
+
+
+def _polyline(
+    x: NDArray[np.int64], y: NDArray[np.float64], n: int, box: Box, span: tuple[float, float]
+) -> str:
+    px = box[0] + x / max(n - 1, 1) * box[2]
+    return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, _y(y, box, span), strict=True))
 
 
 #: line styles beyond the palette's colours: more than 8 detectors stay distinguishable
@@ -121,7 +129,7 @@ def panels(
         points = _polyline(x, y, n, box, span)
         out.append(f"<polyline points='{points}' fill='none' {style(i)} stroke-width='1'/>")
         if limit is not None and np.isfinite(limit):
-            ty = box[1] + box[3] - (limit - span[0]) / ((span[1] - span[0]) or 1.0) * box[3]
+            ty = float(_y(limit, box, span))
             out.append(
                 f"<line x1='{left}' x2='{left + plot_w}' y1='{ty:.1f}' y2='{ty:.1f}' "
                 "stroke='#222' stroke-dasharray='4,3' stroke-width='1'/>"
