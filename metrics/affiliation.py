@@ -17,8 +17,10 @@ have closed forms (piecewise linear and quadratic in the position), evaluated he
 pieces at once; equal to the reference package (ahstat/affiliation-metrics-py, vendored by
 TSB-AD) to 1e-9.
 
-``@oracle`` searches a grid of rank-quantile thresholds (each threshold costs O(n)): 250 by
-default, every distinct score with ``oracle(n_thresholds=0)``.
+``@oracle`` searches a grid of rank-quantile thresholds: 250 by default, every distinct score
+with ``oracle(n_thresholds=0)``. The values at every threshold come from one pass
+(:func:`_affiliation_curve`, O(n log n) once, then about O(events + anomalous points) per
+threshold), equal to evaluating each threshold's predictions on their own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from numpy.typing import NDArray
 
 from tsadbench.metrics.point import events
 from tsadbench.metrics.range import grid_oracle
-from tsadbench.metrics.thresholds import check_compat, tsbad_grid
+from tsadbench.metrics.thresholds import check_compat, first_flagged, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
@@ -39,9 +41,9 @@ FloatArray = NDArray[np.float64]
 
 def _pieces(
     p_start: FloatArray, p_end: FloatArray, bounds: FloatArray
-) -> tuple[NDArray[np.intp], FloatArray, FloatArray]:
-    """Cut intervals ``[p_start, p_end)`` at the sorted zone ``bounds``; return (zone, start,
-    end) of every piece of positive length."""
+) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, FloatArray]:
+    """Cut intervals ``[p_start, p_end)`` at the sorted zone ``bounds``; return (interval,
+    zone, start, end) of every piece of positive length."""
     first = np.searchsorted(bounds, p_start, side="right")
     last = np.searchsorted(bounds, p_end, side="left")
     count = last - first + 1
@@ -51,7 +53,7 @@ def _pieces(
     start = np.maximum(p_start[owner], edges[zone])
     end = np.minimum(p_end[owner], edges[zone + 1])
     keep = end > start
-    return zone[keep], start[keep], end[keep]
+    return owner[keep], zone[keep], start[keep], end[keep]
 
 
 def _precision_integral(
@@ -139,28 +141,108 @@ def _zones(real: NDArray[np.bool_]) -> Zones:
 def _affiliation(zones: Zones, p: NDArray[np.bool_]) -> tuple[float, float]:
     g_start, g_end, bounds, z0, z1 = zones
     p_start, p_end = (v.astype(np.float64) for v in events(p.astype(np.int8)))
-    k = len(g_start)
     if len(p_start) == 0:
         return float("nan"), 0.0
-    zone, s, e = _pieces(p_start, p_end, bounds)
-
+    _, zone, s, e = _pieces(p_start, p_end, bounds)
     j0, j1, e0, e1 = g_start[zone], g_end[zone], z0[zone], z1[zone]
+    k = len(g_start)
     num = np.bincount(zone, weights=_precision_integral(s, e, j0, j1, e0, e1), minlength=k)
     length = np.bincount(zone, weights=e - s, minlength=k)
     has = length > 0
     precision = float(np.mean(num[has] / length[has])) if has.any() else float("nan")
+    return precision, _recall(zones, zone, s, e)
 
-    # recall: inside each zone, J is split at the midpoints between consecutive pieces, each
-    # part measured against its nearest piece
+
+def _recall(zones: Zones, zone: NDArray[np.intp], s: FloatArray, e: FloatArray) -> float:
+    """The recall of the predicted pieces ``[s, e)`` of each ``zone``, in position order.
+    Inside each zone, J is split at the midpoints between consecutive pieces, each part
+    measured against its nearest piece: only the pieces that overlap J and the nearest one on
+    either side of it count."""
+    g_start, g_end, _, z0, z1 = zones
+    j0, j1, e0, e1 = g_start[zone], g_end[zone], z0[zone], z1[zone]
     same_next = np.r_[zone[1:] == zone[:-1], False]
     same_prev = np.r_[False, zone[1:] == zone[:-1]]
     sub_lo = np.where(same_prev, (np.r_[0.0, e[:-1]] + s) / 2, e0)
     sub_hi = np.where(same_next, (e + np.r_[s[1:], 0.0]) / 2, e1)
     a, b = np.maximum(j0, sub_lo), np.minimum(j1, sub_hi)
-    near = b > a  # only the pieces nearest to some part of J count for the recall
+    near = b > a
     part = _recall_integral(a[near], b[near], s[near], e[near], e0[near], e1[near])
-    recall_zone = np.bincount(zone[near], weights=part, minlength=k) / (g_end - g_start)
-    return precision, float(np.mean(recall_zone))
+    recall_zone = np.bincount(zone[near], weights=part, minlength=len(g_start))
+    return float(np.mean(recall_zone / (g_end - g_start)))
+
+
+def _affiliation_curve(
+    zones: Zones, scores: FloatArray, thresholds: FloatArray, strict: bool
+) -> tuple[FloatArray, FloatArray]:
+    """(precision, recall) of the predictions ``scores >= t`` (``> t`` when ``strict``) at every
+    threshold t, equal to :func:`_affiliation` at each, without its O(n) per threshold.
+
+    Precision: a zone's integral is additive over the unit cells ``[i, i + 1)`` of its
+    predicted points (a cell cut by a zone edge counts in both zones), so it is computed once
+    per cell; sorting each zone's cells by score turns every (zone, threshold) sum into a
+    cumulative sum read by binary search. Recall depends only on the predicted points inside
+    each ground-truth event and the nearest predicted point on either side of it in its zone
+    (a running maximum of the scores walking away from the event finds it for every threshold
+    at once); :func:`_recall` of those points' runs equals the recall of all the predictions
+    (the runs may be shorter away from the event, a side the recall never reads).
+    """
+    g_start, g_end, bounds, z0, z1 = zones
+    n, k = len(scores), len(g_start)
+    cell, zone, cs, ce = _pieces(np.arange(n, dtype=np.float64), np.arange(1.0, n + 1), bounds)
+    w = _precision_integral(cs, ce, g_start[zone], g_end[zone], z0[zone], z1[zone])
+    uniq, rank = np.unique(scores, return_inverse=True)
+    n_ranks = len(uniq)
+    desc = (n_ranks - 1 - rank.ravel())[cell]  # 0: the highest score
+    order = np.lexsort((desc, zone))
+    key = zone[order].astype(np.int64) * n_ranks + desc[order]
+    first = np.searchsorted(zone[order], np.arange(k))  # every zone has cells
+    ends = np.r_[first[1:], len(order)]
+    num, length = w[order], (ce - cs)[order]
+    for a, b in zip(first, ends, strict=True):  # cumulative sums inside each zone
+        num[a:b], length[a:b] = np.cumsum(num[a:b]), np.cumsum(length[a:b])
+    # the cells flagged at t are those of rank >= r_t: desc < n_ranks - r_t
+    r_t = np.searchsorted(uniq, thresholds, side="right" if strict else "left")
+
+    g = len(thresholds)
+    precision, recall = np.empty(g), np.empty(g)
+    inside = np.concatenate(
+        [np.arange(int(a), int(b)) for a, b in zip(g_start, g_end, strict=True)]
+    )  # the points of the events, in order
+    s_inside = scores[inside]
+    # nearest flagged point left and right of each event, in its zone (cells that meet it)
+    left_seq = [scores[int(np.floor(lo)) : int(j)][::-1] for lo, j in zip(z0, g_start, strict=True)]
+    right_seq = [scores[int(j) : int(np.ceil(hi))] for j, hi in zip(g_end, z1, strict=True)]
+    step = max(1, 4_000_000 // k)
+    for lo in range(0, g, step):
+        chunk = slice(lo, min(g, lo + step))
+        t, r = thresholds[chunk], r_t[chunk]
+        pos = np.searchsorted(key, np.arange(k)[:, None] * n_ranks + (n_ranks - r)[None, :])
+        has = pos > first[:, None]
+        last = np.where(has, pos - 1, 0)
+        ratio = np.where(has, num[last] / np.where(has, length[last], 1.0), 0.0)
+        zones_with = has.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision[chunk] = np.where(zones_with > 0, ratio.sum(axis=0) / zones_with, np.nan)
+        left = np.full((k, len(t)), -1, dtype=np.intp)
+        right = np.full((k, len(t)), -1, dtype=np.intp)
+        for z in range(k):
+            f = first_flagged(left_seq[z], t, strict)
+            left[z] = np.where(f < len(left_seq[z]), int(g_start[z]) - 1 - f, -1)
+            f = first_flagged(right_seq[z], t, strict)
+            right[z] = np.where(f < len(right_seq[z]), int(g_end[z]) + f, -1)
+        for i, ti in enumerate(t):
+            flagged = inside[s_inside > ti] if strict else inside[s_inside >= ti]
+            q = np.unique(np.r_[flagged, left[:, i], right[:, i]])
+            q = q[q >= 0]
+            if len(q) == 0:
+                recall[lo + i] = 0.0
+                continue
+            brk = np.flatnonzero(np.diff(q) != 1)
+            p_start = q[np.r_[0, brk + 1]].astype(np.float64)
+            p_end = q[np.r_[brk, len(q) - 1]].astype(np.float64) + 1
+            _, zone_q, s, e = _pieces(p_start, p_end, bounds)
+            recall[lo + i] = _recall(zones, zone_q, s, e)
+    return precision, recall
 
 
 def _f1(precision: float, recall: float) -> float:
@@ -181,13 +263,16 @@ def best_affiliation_f1(
     100-point value grid instead (``n_thresholds`` is then unused)."""
     y, s = check_labels_scores(labels, scores, name="affiliation_f1@oracle")
     zones = _zones(y.astype(bool))
-    if check_compat(compat) == "tsbad":
-        return tsbad_grid(s, lambda pred: _tsbad_f1(*_affiliation(zones, pred)))
+    tsbad = check_compat(compat) == "tsbad"
 
-    def f1(real: NDArray[np.bool_], pred: NDArray[np.bool_]) -> float:
-        return _f1(*_affiliation(zones, pred))
+    def curve(thresholds: FloatArray, strict: bool) -> FloatArray:
+        precision, recall = _affiliation_curve(zones, s, thresholds, strict)
+        f1 = _tsbad_f1 if tsbad else _f1
+        return np.array([f1(p, r) for p, r in zip(precision, recall, strict=True)])
 
-    return grid_oracle(labels, scores, f1, n_thresholds, "affiliation_f1@oracle")
+    if tsbad:
+        return tsbad_grid(s, curve=curve)
+    return grid_oracle(y, s, None, n_thresholds, "affiliation_f1@oracle", curve=curve)
 
 
 @register_metric(

@@ -15,25 +15,27 @@ cardinality, flat bias; equal to prts' ``ts_precision`` / ``ts_recall`` for ever
 own non-flat biases use the absolute index and are wrong; only flat is comparable there).
 Precision with no predicted range is 0 (TSB-AD's convention; prts raises).
 
-``@oracle`` searches a grid of rank-quantile thresholds (each threshold costs O(n)): 250 by
-default, every distinct score with ``oracle(n_thresholds=0)`` — exact, at O(n) per distinct
-score.
+``@oracle`` searches a grid of rank-quantile thresholds: 250 by default, every distinct score
+with ``oracle(n_thresholds=0)``. The values at every threshold come from one pass
+(:func:`_range_curve`: O(n log n) once, then about the real ranges and the flagged runs that
+touch them per threshold), equal to evaluating each threshold's predictions on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tsadbench.checks import is_int, is_number
 from tsadbench.metrics.point import events
-from tsadbench.metrics.thresholds import check_compat, tsbad_grid
+from tsadbench.metrics.thresholds import check_compat, flagged_run, tsbad_grid
 from tsadbench.metrics.validation import check_labels_scores, check_predictions
 from tsadbench.registry import register_metric
 
+FloatArray = NDArray[np.float64]
 BIASES = ("flat", "front", "back", "middle")
 CARDINALITIES = ("one", "reciprocal")
 
@@ -47,7 +49,7 @@ def _check(alpha: Any, name: str) -> float:
 Ranges = tuple[NDArray[np.intp], NDArray[np.intp]]
 
 
-def _side(
+def _rewards(
     ranges_of: NDArray[np.bool_],
     own: Ranges,
     other: NDArray[np.bool_],
@@ -55,12 +57,10 @@ def _side(
     alpha: float,
     cardinality: str,
     bias: str,
-) -> float:
-    """Mean reward of the ranges ``own`` of ``ranges_of`` against the ranges ``theirs`` of
+) -> FloatArray:
+    """The reward of each range ``own`` of ``ranges_of`` against the ranges ``theirs`` of
     ``other`` (ranges as (starts, exclusive ends))."""
     starts, ends = own
-    if len(starts) == 0:
-        return 0.0
     lengths = ends - starts
     points = np.flatnonzero(ranges_of)  # grouped by range, in order
     rid = np.repeat(np.arange(len(starts)), lengths)
@@ -91,7 +91,14 @@ def _side(
         else np.ones(len(starts))
     )
     existence = (count > 0).astype(np.float64)
-    return float(np.mean(alpha * existence + (1 - alpha) * gamma * omega))
+    rewards: FloatArray = alpha * existence + (1 - alpha) * gamma * omega
+    return rewards
+
+
+def _side(*args: Any) -> float:
+    """The mean reward of :func:`_rewards`; 0 without ranges."""
+    rewards = _rewards(*args)
+    return float(np.mean(rewards)) if len(rewards) else 0.0
 
 
 def range_prf(
@@ -135,15 +142,80 @@ def _range_prf(
     return precision, recall, f1
 
 
+def _range_curve(
+    real: NDArray[np.bool_],
+    scores: FloatArray,
+    thresholds: FloatArray,
+    strict: bool,
+    p_alpha: float,
+    r_alpha: float,
+    cardinality: str,
+    bias: str,
+) -> tuple[FloatArray, FloatArray]:
+    """(precision, recall) of the predictions ``scores >= t`` (``> t`` when ``strict``) at every
+    threshold t, equal to :func:`_range_prf` at each, without its O(n) per threshold.
+
+    Only the predicted ranges that overlap a real range earn a reward; they lie in a window
+    around each real range reaching as far as the flagged points run on either side of it (a
+    running minimum of the scores walking away from the range gives that reach for every
+    threshold at once). Recall and the precision's sum of rewards are computed on those windows
+    alone; the number of predicted ranges, the precision's denominator, is counted for every
+    threshold at once: the flagged points less those whose predecessor is flagged too.
+    """
+    n = len(scores)
+    r_start, r_end = events(real.astype(np.int8))
+    gap_lo, gap_hi = np.r_[0, r_end[:-1]], np.r_[r_start[1:], n]
+    sorted_scores = np.sort(scores)
+    with_previous = np.sort(np.minimum(scores[1:], scores[:-1]))  # flagged with the one before
+    side: Literal["left", "right"] = "right" if strict else "left"
+    n_runs = (np.searchsorted(with_previous, thresholds, side=side) - len(with_previous)) - (
+        np.searchsorted(sorted_scores, thresholds, side=side) - n
+    )
+    precision, recall = np.zeros(len(thresholds)), np.zeros(len(thresholds))
+    step = max(1, 4_000_000 // len(r_start))  # bounds the (ranges × thresholds) reaches
+    for lo in range(0, len(thresholds), step):
+        chunk = thresholds[lo : lo + step]
+        reach_left = np.array(
+            [
+                flagged_run(scores[a:b][::-1], chunk, strict)
+                for a, b in zip(gap_lo, r_start, strict=True)
+            ]
+        )
+        reach_right = np.array(
+            [flagged_run(scores[a:b], chunk, strict) for a, b in zip(r_end, gap_hi, strict=True)]
+        )
+        for j, t in enumerate(chunk):
+            i = lo + j
+            if n_runs[i] == 0:
+                continue  # nothing predicted: both 0
+            # each real range's window: the flagged runs either side of it and one point more
+            start = np.maximum(r_start - reach_left[:, j] - 1, 0)
+            stop = np.minimum(r_end + reach_right[:, j] + 1, n)
+            new = start > np.r_[-1, np.maximum.accumulate(stop)[:-1]]  # windows' union
+            start, stop = start[new], np.maximum.reduceat(stop, np.flatnonzero(new))
+            idx = np.repeat(start - np.r_[0, np.cumsum(stop - start)[:-1]], stop - start)
+            idx += np.arange(len(idx))
+            sub_real = real[idx]
+            sub_pred = scores[idx] > t if strict else scores[idx] >= t
+            own, theirs = events(sub_real.astype(np.int8)), events(sub_pred.astype(np.int8))
+            recall[i] = _side(sub_real, own, sub_pred, theirs, r_alpha, cardinality, bias)
+            rewards = _rewards(sub_pred, theirs, sub_real, own, p_alpha, cardinality, bias)
+            precision[i] = rewards.sum() / n_runs[i]
+    return precision, recall
+
+
 def grid_oracle(
     labels: Any,
     scores: Any,
-    metric: Callable[[NDArray[np.bool_], NDArray[np.bool_]], float],
+    metric: Callable[[NDArray[np.bool_], NDArray[np.bool_]], float] | None,
     n_thresholds: int,
     name: str,
+    *,
+    curve: Callable[[FloatArray, bool], FloatArray] | None = None,
 ) -> tuple[float, float]:
     """Best value of ``metric(labels, scores >= t)`` over ``n_thresholds`` rank-quantile
-    thresholds (0: every distinct score); ``metric`` takes validated boolean arrays. Returns
+    thresholds (0: every distinct score); ``metric`` takes validated boolean arrays, or
+    ``curve(thresholds, strict)`` gives the values at every threshold at once. Returns
     ``(value, threshold)``."""
     from tsadbench.metrics.vus import rank_thresholds
 
@@ -154,8 +226,12 @@ def grid_oracle(
             f"score). Got {n_thresholds!r}."
         )
     grid = np.unique(s) if n_thresholds == 0 else np.unique(rank_thresholds(s, n_thresholds))
-    real = y.astype(bool)
-    values = [metric(real, s >= t) for t in grid]
+    if curve is not None:
+        values = curve(grid, False)
+    else:
+        assert metric is not None
+        real = y.astype(bool)
+        values = np.array([metric(real, s >= t) for t in grid])
     i = int(np.argmax(values))
     return float(values[i]), float(grid[i])
 
@@ -184,17 +260,22 @@ def best_range_f1(
         compat=compat,
     )  # validates the parameters once
     tsbad = compat == "tsbad"
-    real_ranges = events((y > 0).astype(np.int8))  # the labels' ranges, found once
+    real_y, s = check_labels_scores(labels, scores, name="range_f1@oracle")
+    real = real_y.astype(bool)
 
-    def f1(real: NDArray[np.bool_], pred: NDArray[np.bool_]) -> float:
-        if tsbad and pred.all():
-            return 0.0  # TSB-AD finds no range in an all-ones prediction
-        return _range_prf(real, pred, p_alpha, r_alpha, cardinality, bias, real_ranges)[2]
+    def curve(thresholds: FloatArray, strict: bool) -> FloatArray:
+        precision, recall = _range_curve(
+            real, s, thresholds, strict, p_alpha, r_alpha, cardinality, bias
+        )
+        denom = precision + recall
+        f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+        if tsbad:  # TSB-AD finds no range in an all-ones prediction
+            f1[thresholds < s.min() if strict else thresholds <= s.min()] = 0.0
+        return f1
 
     if tsbad:
-        real_y, s = check_labels_scores(labels, scores, name="range_f1@oracle")
-        return tsbad_grid(s, lambda pred: f1(real_y.astype(bool), pred))
-    return grid_oracle(labels, scores, f1, n_thresholds, "range_f1@oracle")
+        return tsbad_grid(s, curve=curve)
+    return grid_oracle(real_y, s, None, n_thresholds, "range_f1@oracle", curve=curve)
 
 
 @register_metric("range_f1", needs_threshold=True, oracle=best_range_f1, oracle_grid=True)

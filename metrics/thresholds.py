@@ -425,6 +425,21 @@ def best_f1_threshold(anomalous: FloatArray, normal: FloatArray) -> tuple[float,
     return float(f1[i]), float(thresholds[i])
 
 
+def first_flagged(seq: FloatArray, thresholds: FloatArray, strict: bool) -> NDArray[np.intp]:
+    """For each threshold, the index of the first item of ``seq`` flagged (``>= t``; ``> t``
+    when ``strict``), ``len(seq)`` where none is: one pass over ``seq`` for every threshold."""
+    reached = np.maximum.accumulate(seq)
+    return np.searchsorted(reached, thresholds, side="right" if strict else "left")
+
+
+def flagged_run(seq: FloatArray, thresholds: FloatArray, strict: bool) -> NDArray[np.intp]:
+    """For each threshold, how many items at the start of ``seq`` are flagged in a row."""
+    if len(seq) == 0:
+        return np.zeros(len(thresholds), dtype=np.intp)
+    lowest = -np.minimum.accumulate(seq)  # non-decreasing; item k ends the run when lowest > -t
+    return np.searchsorted(lowest, -thresholds, side="left" if strict else "right")
+
+
 # compatibility with TSB-AD's conventions ----------------------------------------------------
 COMPATS = (None, "tsbad")
 
@@ -436,14 +451,22 @@ def check_compat(compat: Any, allowed: tuple[str | None, ...] = COMPATS) -> str 
 
 
 def tsbad_grid(
-    scores: FloatArray, metric: Callable[[NDArray[np.bool_]], float]
+    scores: FloatArray,
+    metric: Callable[[NDArray[np.bool_]], float] | None = None,
+    *,
+    curve: Callable[[FloatArray, bool], FloatArray] | None = None,
 ) -> tuple[float, float]:
     """TSB-AD's threshold search: 100 value-uniform thresholds from the minimum to the maximum
     score, predicting ``score > t``; undefined (NaN) values are passed over, as Python's
     ``max`` does there. Not rank-invariant: one outlier score squeezes every other threshold
-    together (``metrics.md`` §2.4). Returns ``(value, threshold)``."""
+    together (``metrics.md`` §2.4). ``metric`` takes one prediction, or ``curve(thresholds,
+    strict)`` gives the values at every threshold at once. Returns ``(value, threshold)``."""
     grid = np.linspace(scores.min(), scores.max(), 100)
-    values = np.array([metric(scores > t) for t in grid], dtype=np.float64)
+    if curve is not None:
+        values = np.asarray(curve(grid, True), dtype=np.float64)
+    else:
+        assert metric is not None
+        values = np.array([metric(scores > t) for t in grid], dtype=np.float64)
     if np.isnan(values).all():
         raise ValueError("undefined at every threshold of TSB-AD's grid (constant scores?)")
     i = int(np.nanargmax(values))

@@ -336,3 +336,89 @@ def test_bad_metric_parameter_values_are_refused_before_any_run():
     ]
     assert len(valid) > 6  # the configs' own names were found
     check_params([parse_metric(name) for name in valid])
+
+
+def _curve_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A short series with a few events (at the edges too, one point long, one point apart) and
+    tied scores."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 250))
+    y = np.zeros(n, dtype=np.int64)
+    for _ in range(int(rng.integers(1, 8))):
+        a = int(rng.choice([0, n - 1, int(rng.integers(0, n))]))
+        y[a : a + int(rng.integers(1, 15))] = 1
+    if y.all():
+        y[n // 2] = 0
+    s = np.round(y * rng.uniform(0, 2) + rng.normal(0, 1, n), int(rng.integers(0, 3)))
+    return y, s
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_oracle_curves_equal_each_threshold_on_its_own(seed):
+    from tsadbench.metrics import affiliation
+    from tsadbench.metrics import range as range_metrics
+
+    y, s = _curve_case(seed)
+    real = y.astype(bool)
+    rng = np.random.default_rng(seed)
+    p_alpha, r_alpha = rng.choice([0.0, 0.2, 1.0], 2)
+    card = str(rng.choice(range_metrics.CARDINALITIES))
+    bias = str(rng.choice(range_metrics.BIASES))
+    zones = affiliation._zones(real)
+    thresholds = np.r_[np.unique(s), s.min() - 1, s.max() + 1]
+    for strict in (False, True):
+        preds = [s > t if strict else s >= t for t in thresholds]
+        precision, recall = affiliation._affiliation_curve(zones, s, thresholds, strict)
+        each = np.array([affiliation._affiliation(zones, p) for p in preds])
+        np.testing.assert_array_equal(np.isnan(precision), np.isnan(each[:, 0]))
+        np.testing.assert_allclose(precision, each[:, 0], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(recall, each[:, 1])  # the same pieces, summed alike
+        precision, recall = range_metrics._range_curve(
+            real, s, thresholds, strict, p_alpha, r_alpha, card, bias
+        )
+        each = np.array(
+            [range_metrics._range_prf(real, p, p_alpha, r_alpha, card, bias)[:2] for p in preds]
+        )
+        np.testing.assert_allclose(precision, each[:, 0], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(recall, each[:, 1])
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("metric", ["range_f1", "affiliation_f1"])
+@pytest.mark.parametrize("params", ["", "(n_thresholds=0)", "(n_thresholds=7)", "(compat='tsbad')"])
+def test_range_and_affiliation_oracles_are_the_best_fixed_threshold(seed, metric, params):
+    """The oracle equals the best of the metric evaluated at each threshold of its grid."""
+    from tsadbench.metrics.vus import rank_thresholds
+
+    y, s = _curve_case(100 + seed)
+    name = f"{metric}{params}@oracle" if "tsbad" in params else f"{metric}@oracle{params}"
+    got = evaluate(y, s, [name])
+    value = got[next(iter(got))]
+    if "tsbad" in params:
+        grid, flag = np.linspace(s.min(), s.max(), 100), (lambda t: s > t)
+    else:
+        n_thresholds = 250 if not params else int(params.split("=")[1][:-1])
+        grid = np.unique(s) if n_thresholds == 0 else np.unique(rank_thresholds(s, n_thresholds))
+        flag = lambda t: s >= t  # noqa: E731
+    name = f"{metric}(compat='tsbad')" if "tsbad" in params else metric
+    each = []
+    for t in grid:
+        r = evaluate(y, flag(t).astype(float), [f"{name}@fixed(t=0.5)"])
+        each.append(r[next(iter(r))])
+    assert value == pytest.approx(np.nanmax(each), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_first_flagged_and_flagged_run_at_every_threshold(seed):
+    from tsadbench.metrics.thresholds import first_flagged, flagged_run
+
+    rng = np.random.default_rng(seed)
+    seq = np.round(rng.normal(0, 1, int(rng.integers(0, 30))), 1)
+    thresholds = np.r_[np.unique(seq), -5.0, 5.0, 0.05]
+    for strict in (False, True):
+        flagged = [seq > t if strict else seq >= t for t in thresholds]
+        first = [int(np.argmax(f)) if f.any() else len(seq) for f in flagged]
+        run = [int(np.argmin(f)) if not f.all() else len(seq) for f in flagged]
+        if len(seq):
+            assert first_flagged(seq, thresholds, strict).tolist() == first
+        assert flagged_run(seq, thresholds, strict).tolist() == run
