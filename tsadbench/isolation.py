@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -209,57 +209,32 @@ def output_to(path: Path | None) -> Iterator[None]:
 def fit_score_isolated(
     job: Job, timeout_s: float | None = None, output: Path | None = None
 ) -> FitScore:
-    """:func:`fit_score` in a fresh Python process (raises :class:`RunTimeout` past
+    """:func:`fit_score` in a process of its own (raises :class:`RunTimeout` past
     ``timeout_s``, :class:`ChildError` with the child's traceback when the run raised); what
     it prints goes to the end of the file ``output`` (None: where this process's goes).
 
-    A plain subprocess (``python -m tsadbench.isolation``), not ``multiprocessing``: it works the
-    same inside any launcher's worker (loky, submitit, daemonic pools). The job and its result
-    travel as pickle files in a private temporary folder.
+    On Linux the process is forked from a warm server (:class:`_Server`) that has imported
+    tsadbench, numpy and, once a run needed them, the detector's module and what its first fit
+    imports: a run starts in milliseconds, not in the second Python takes to start and import.
+    Elsewhere (or with ``TSADBENCH_FORKSERVER=0``) it is a fresh ``python -m
+    tsadbench.isolation``. Either way the run is its own process and session (its peak memory
+    is its own; a timeout or an interrupt kills it and whatever it started), it dies with this
+    process, and the job and its result travel as pickle files in a private temporary folder.
+    Both work the same inside any launcher's worker (loky, submitit, daemonic pools): neither
+    uses ``multiprocessing``.
     """
     import pickle
-    import signal
     import tempfile
 
-    env = dict(os.environ)
-    if job.threads is not None:  # read by torch and the BLAS libraries when they load
-        env.update(dict.fromkeys(THREAD_VARS, str(job.threads)))
     with tempfile.TemporaryDirectory(prefix="tsadbench-run-") as tmp:
         job_file, out = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
         job_file.write_bytes(pickle.dumps(job, protocol=5))
-        cmd = [sys.executable, "-m", __name__, str(job_file), str(out), str(os.getpid())]
-        # its own process group (session): a timeout or an interrupt ends the run and every
-        # process the detector started, not only the direct child
-        with open(output, "ab") if output else nullcontext() as log:
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT if log else None,
-                start_new_session=True,
-            )
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            raise RunTimeout(
-                f"the run took longer than timeout_s={timeout_s} s and was stopped"
-            ) from None
-        finally:
-            _end_group(proc)
+        if _use_server():
+            code = _Server.get(job.threads).run(job, job_file, out, timeout_s, output)
+        else:
+            code = _run_fresh(job, job_file, out, timeout_s, output)
         if not out.is_file():
-            code = proc.returncode
-            if code == -signal.SIGINT:  # Ctrl-C reached the run: stop, record nothing
-                raise KeyboardInterrupt
-            how = (
-                f"was killed by signal {signal.Signals(-code).name}"
-                if code < 0
-                else f"exited with code {code}"
-            )
-            raise RuntimeError(
-                f"the run's process {how} without a result"
-                + ("; out of memory?" if code == -signal.SIGKILL else "")
-            )
+            raise _no_result(code)
         status, *payload = pickle.loads(out.read_bytes())
     if status == "error":
         raise ChildError(payload[0], payload[1])
@@ -267,15 +242,251 @@ def fit_score_isolated(
     return result
 
 
-def _end_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the run's process group (the child and whatever it started) and reap the child."""
+def _use_server() -> bool:
+    return sys.platform.startswith("linux") and os.environ.get("TSADBENCH_FORKSERVER") != "0"
+
+
+def _thread_env(threads: int | None) -> dict[str, str]:
+    """This process's environment, with the BLAS and OpenMP thread counts of ``threads`` (read
+    by torch and the BLAS libraries when they load)."""
+    env = dict(os.environ)
+    if threads is not None:
+        env.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    return env
+
+
+def _timed_out(timeout_s: float | None) -> RunTimeout:
+    return RunTimeout(f"the run took longer than timeout_s={timeout_s} s and was stopped")
+
+
+def _no_result(code: int) -> BaseException:
+    """What to raise when the run's process ended (exit status ``code``) without a result."""
     import signal
 
+    if code == -signal.SIGINT:  # Ctrl-C reached the run: stop, record nothing
+        return KeyboardInterrupt()
+    how = (
+        f"was killed by signal {signal.Signals(-code).name}"
+        if code < 0
+        else f"exited with code {code}"
+    )
+    return RuntimeError(
+        f"the run's process {how} without a result"
+        + ("; out of memory?" if code == -signal.SIGKILL else "")
+    )
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the run's process group (the run and whatever it started) and the run itself."""
+    import signal
+
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # gone already
+
+
+def _run_fresh(
+    job: Job, job_file: Path, out: Path, timeout_s: float | None, output: Path | None
+) -> int:
+    """The run in a fresh ``python -m tsadbench.isolation``; its exit status."""
+    cmd = [sys.executable, "-m", __name__, str(job_file), str(out), str(os.getpid())]
+    with open(output, "ab") if output else nullcontext() as log:
+        proc = subprocess.Popen(
+            cmd,
+            env=_thread_env(job.threads),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,  # its own process group
+        )
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone already
-    proc.wait()
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        raise _timed_out(timeout_s) from None
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+    return proc.returncode
+
+
+class _Server:
+    """A warm process that forks one child per run (``python -m tsadbench.isolation --serve``).
+
+    One in each process that runs jobs, started at its first run (and again when the thread
+    count or the ``PYTHON*`` environment, which a Python reads as it starts, changes). It imports
+    nothing that starts a thread pool or a GPU context before it forks: numpy, tsadbench, and
+    per detector its module and ``lazy_imports`` (torch's import starts neither), so each child
+    starts as a fresh process would, less the start-up. Requests and answers are JSON lines on
+    a socket pair: the parent sends the run (job and result files, output file, environment,
+    working folder), the server answers the child's pid at once and its exit status when it
+    ends. The server dies with this process (it reads the socket's end, and Linux kills it when
+    its parent dies); each child dies with the server.
+    """
+
+    _servers: ClassVar[dict[tuple[tuple[str, str], ...], _Server]] = {}
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import socket
+
+        ours, theirs = socket.socketpair()
+        self.owner = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, "--serve", str(theirs.fileno()), str(self.owner)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+            start_new_session=True,  # a Ctrl-C at the terminal is the parent's to handle
+        )
+        theirs.close()
+        self.sock = ours
+        self.buffer = b""
+        self.key: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def get(cls, threads: int | None) -> _Server:
+        """This process's server for ``threads`` and the environment Python and the libraries
+        read as they start (``PYTHON*``, the thread counts); a new one where it died or was
+        inherited from the process this one was forked from."""
+        env = _thread_env(threads)
+        key = tuple(
+            sorted((k, v) for k, v in env.items() if k.startswith("PYTHON") or k in THREAD_VARS)
+        )
+        server = cls._servers.get(key)
+        if server is None or server.owner != os.getpid() or server.proc.poll() is not None:
+            for old in cls._servers.values():  # one at a time: the others are not needed now
+                if old.owner == os.getpid():
+                    old.close()
+            cls._servers.clear()
+            server = cls._servers[key] = cls(env)
+            server.key = key
+        return server
+
+    def close(self) -> None:
+        """End the server (and a run it may still have)."""
+        self.sock.close()
+        _kill_group(self.proc.pid)
+        self.proc.wait()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        import json
+
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def _receive(self, deadline: float | None) -> dict[str, Any] | None:
+        """The server's next answer; None past ``deadline`` (a ``time.monotonic()`` time)."""
+        import json
+
+        while b"\n" not in self.buffer:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                return None
+            self.sock.settimeout(wait)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            if not chunk:
+                raise RuntimeError("the run's server process ended without an answer")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def run(
+        self,
+        job: Job,
+        job_file: Path,
+        out: Path,
+        timeout_s: float | None,
+        output: Path | None,
+    ) -> int:
+        """Run ``job`` in a child of the server; its exit status."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pid = None
+        done = False
+        try:
+            self._send(
+                {
+                    "job": str(job_file),
+                    "out": str(out),
+                    "output": None if output is None else str(output),
+                    "detector": job.name,
+                    "env": dict(os.environ),
+                    "cwd": os.getcwd(),
+                }
+            )
+            started = self._receive(None)
+            assert started is not None
+            pid = int(started["pid"])
+            ended = self._receive(deadline)
+            if ended is None:
+                raise _timed_out(timeout_s)
+            done = True
+            return int(ended["status"])
+        finally:
+            if not done:  # a timeout, an interrupt, a broken server: the run and it go
+                if pid is not None:
+                    _kill_group(pid)
+                self.close()
+                self._servers.pop(self.key, None)
+
+
+def _serve(fd: int, parent: int) -> None:
+    """The server's loop: fork one child per request, answer its pid and its exit status."""
+    import json
+    import socket
+
+    _die_with_parent(parent)
+    sock = socket.socket(fileno=fd)
+    reader = sock.makefile("rb")
+    for line in reader:
+        request = json.loads(line)
+        try:  # warm this process for the detector: its module and what its first fit imports
+            cls = DETECTORS.get(request["detector"])
+            for module in getattr(cls, "lazy_imports", ()):
+                importlib.import_module(module)
+        except Exception:  # the child meets the error again and reports it
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the run
+            code = 1
+            try:
+                reader.close()
+                sock.close()
+                _child_setup(request)
+                _child_main(request["job"], request["out"], os.getppid())
+                code = 0
+            except BaseException:  # set-up failed: say why where the run prints
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it ended; its pid still held
+        _kill_group(pid)  # what the run started ends with it
+        _, status = os.waitpid(pid, 0)
+        sock.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+
+
+def _child_setup(request: dict[str, Any]) -> None:
+    """A forked run starts as a fresh process would: its own session, the parent's
+    environment and folder, its output where the parent wants it, numpy's global random state
+    drawn anew (a fork copies the server's)."""
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    if request["output"] is not None:
+        fd = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    np.random.seed()  # noqa: NPY002 - the legacy global state is what a fork copies
 
 
 def _child_main(job: str, out: str, parent: int) -> None:
@@ -311,9 +522,12 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-if __name__ == "__main__":  # the isolated process of ``fit_score_isolated``
+if __name__ == "__main__":  # the isolated process or the server of ``fit_score_isolated``
     # through the module's imported name, so that what it pickles is
     # ``tsadbench.isolation.FitScore``, which the parent can load, not ``__main__.FitScore``
-    from tsadbench.isolation import _child_main as main
+    from tsadbench import isolation
 
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    if sys.argv[1] == "--serve":
+        isolation._serve(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        isolation._child_main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
