@@ -435,6 +435,7 @@ class _Server:
 
 def _serve(fd: int, parent: int) -> None:
     """The server's loop: fork one child per request, answer its pid and its exit status."""
+    import gc
     import json
     import socket
 
@@ -451,6 +452,7 @@ def _serve(fd: int, parent: int) -> None:
             pass
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # the child's collections leave the server's objects (and their pages) be
         pid = os.fork()
         if pid == 0:  # the run
             code = 1
