@@ -327,7 +327,7 @@ class _Server:
 
     _servers: ClassVar[dict[tuple[tuple[str, str], ...], _Server]] = {}
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], key: tuple[tuple[str, str], ...]) -> None:
         import socket
 
         ours, theirs = socket.socketpair()
@@ -342,7 +342,7 @@ class _Server:
         theirs.close()
         self.sock = ours
         self.buffer = b""
-        self.key: tuple[tuple[str, str], ...] = ()
+        self.key = key
 
     @classmethod
     def get(cls, threads: int | None) -> _Server:
@@ -359,8 +359,7 @@ class _Server:
                 if old.owner == os.getpid():
                     old.close()
             cls._servers.clear()
-            server = cls._servers[key] = cls(env)
-            server.key = key
+            server = cls._servers[key] = cls(env, key)
         return server
 
     def close(self) -> None:
@@ -413,7 +412,7 @@ class _Server:
                     "out": str(out),
                     "output": None if output is None else str(output),
                     "detector": job.name,
-                    "env": dict(os.environ),
+                    "env": _thread_env(job.threads),
                     "cwd": os.getcwd(),
                 }
             )

@@ -50,6 +50,7 @@ class Probe(BaseDetector):
             "pid": os.getpid(),
             "sid": os.getsid(0),
             "var": os.environ.get("PROBE_VAR"),
+            "omp": os.environ.get("OMP_NUM_THREADS"),
             "cwd": os.getcwd(),
             "draw": float(np.random.random()),
         }
@@ -94,6 +95,9 @@ def test_a_run_sees_the_parents_environment_and_folder_as_they_are_now(mode, tmp
     monkeypatch.chdir(tmp_path)
     got = _probe()
     assert got["var"] == "now" and got["cwd"] == str(tmp_path)
+    # and the thread counts of the job's `threads`, which the libraries it loads read
+    threaded = fit_score_isolated(Job("probe", {}, X, X, threads=3)).provenance
+    assert threaded["omp"] == "3" and threaded["var"] == "now"
 
 
 def test_a_runs_peak_memory_is_its_own(mode):
