@@ -11,6 +11,7 @@ figure includes the interpreter and imports, about what a `tsadbench run` job ho
     python bench/detectors.py --vs-orion .venv-orion/bin/python   # TadGAN beside Orion's own
     python bench/detectors.py --dataset smd --entity machine-1-2 oraclead dlinear nlinear
     python bench/detectors.py --oraclead-encoder   # vectorised vs one nn.LSTM per variable
+    python bench/detectors.py --oraclead-memory    # peak memory: batch 1024, recompute, 256
 
 Detectors whose defaults are a GPU's or a cluster's run at their bench setting here
 (``BENCH_SETTINGS``: OracleAD at stride 5 and 10 epochs instead of the paper's 1 and 80).
@@ -25,6 +26,13 @@ kernel per variable on views of the stacked weights; the detector uses ``fused``
 ``batched`` on a GPU) and as the straightforward version, one ``nn.LSTM`` module per variable
 looped in Python (the reference, kept here only), on the same weights, with the largest
 difference of each from the reference; on the CPU and, when there is one, on a GPU.
+
+``--oraclead-memory`` trains OracleAD at the paper's batch of 1024 windows on the first 10,240
+points of SMD ``machine-1-2`` (all 38 variables; ``--entity`` picks another; 2 epochs, stride
+1) and scores 2,048 test points, each setting in a process of its own: as it is, with
+``recompute=true`` (activation checkpointing: the same scores, which the line checks) and at
+batch 256 (a different training, so different scores): peak resident memory, fit seconds and
+the largest score difference from the first.
 
 ``--vs-orion`` (``make bench-orion`` builds Orion's environment) runs tsadbench's ``tadgan`` and
 Orion's TadGAN (TensorFlow, its JSON defaults) on the same windows of NASA ``M-1`` and ``T-4``
@@ -100,6 +108,7 @@ def main() -> None:
     parser.add_argument("--vs-orion", metavar="PYTHON", help="Orion's python: TadGAN beside it")
     parser.add_argument("--epochs", type=int, default=5, help="--vs-orion: epochs on each side")
     parser.add_argument("--oraclead-encoder", action="store_true", help="see the docstring")
+    parser.add_argument("--oraclead-memory", action="store_true", help="see the docstring")
     parser.add_argument(
         "--set", nargs="+", default=[], metavar="K=V", help="detector settings over the bench's"
     )
@@ -109,6 +118,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.oraclead_encoder:
         bench_oraclead_encoder()
+        return
+    if args.oraclead_memory:
+        bench_oraclead_memory(args.entity or "machine-1-2")
         return
     if args.throughput:
         bench_throughput(args.throughput)
@@ -246,6 +258,39 @@ def bench_oraclead_encoder(batch: int = 1024, n: int = 38, steps: int = 9) -> No
                 f"{device:<7} {name:<8} {t:>8.3f} {times['loop'] / t:>7.2f}x "
                 f"{diffs.get(name, 0.0):>11.1e}"
             )
+
+
+def bench_oraclead_memory(entity: str, train_points: int = 10_240) -> None:
+    """OracleAD's training memory at batch 1024, with recomputed activations, at batch 256."""
+    import numpy as np
+
+    from tsadbench.data import load_dataset
+    from tsadbench.data.scaling import fit_scaler
+    from tsadbench.isolation import Job, fit_score_isolated
+    from tsadbench.settings import default_data_root
+
+    data = load_dataset("smd", default_data_root(), entities=[entity]).entities[0]
+    transform = fit_scaler("zscore", data.train)
+    train, test = transform(data.train)[:train_points], transform(data.test)[:2048]
+    base = {"n_epochs": 2, "stride": 1, "random_state": 0, "device": "cpu"}
+    print(
+        f"OracleAD on SMD {entity}: {len(train)} train points x {train.shape[1]} variables, "
+        f"{base['n_epochs']} epochs, stride 1; {len(test)} test points; a process per line"
+    )
+    print(f"{'setting':<22} {'peak MB':>8} {'fit s':>7} {'max |score diff|':>17}")
+    first = None
+    for label, extra in (
+        ("batch 1024", {"batch_size": 1024}),
+        ("batch 1024, recompute", {"batch_size": 1024, "recompute": True}),
+        ("batch 256", {"batch_size": 256}),
+    ):
+        job = Job("oraclead", {**base, **extra}, train, test, train_scores=False)
+        out = fit_score_isolated(job)
+        first = out.test if first is None else first
+        diff = float(np.abs(out.test - first).max())
+        print(
+            f"{label:<22} {out.memory['peak_rss_mb']:>8.0f} {out.time['fit_s']:>7.1f} {diff:>17.3g}"
+        )
 
 
 def _encoder_times(

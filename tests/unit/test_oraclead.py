@@ -67,6 +67,50 @@ def test_both_lstm_computations_give_the_same_gradients():
         oa.VariableLSTM(n, 1, hidden, layers, impl="loop")
 
 
+@pytest.mark.parametrize("impl", ["batched", "fused"])
+def test_recomputed_activations_give_the_same_outputs_and_gradients(impl):
+    """recompute=True keeps no activation for the backward pass: the same numbers exactly."""
+    torch.manual_seed(0)
+    n, batch, steps, hidden, layers = 3, 4, 5, 6, 2
+    kept = oa.VariableLSTM(n, 2, hidden, layers, impl=impl)
+    recomputed = oa.VariableLSTM(n, 2, hidden, layers, impl=impl, recompute=True)
+    recomputed.load_state_dict(kept.state_dict())
+    x = torch.randn(n, batch, steps, 2, requires_grad=True)
+    h0 = torch.randn(layers, n, batch, hidden)
+    outs, grads = [], []
+    for module in (kept, recomputed):
+        out = module(x, steps, (h0, h0))
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append([p.grad.clone() for p in module.parameters()] + [x.grad.clone()])
+        x.grad = None
+    assert torch.equal(outs[0], outs[1])
+    for a, b in zip(*grads, strict=True):
+        assert a.abs().sum() > 0 and torch.equal(a, b)
+    # and what the forward pass keeps for the backward pass is a fraction of it
+    kept_bytes = []
+    for module in (kept, recomputed):
+        saved = []
+
+        def pack(t: torch.Tensor, saved: list = saved) -> torch.Tensor:
+            saved.append(t.numel() * t.element_size())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            module(x, steps, (h0, h0))
+        kept_bytes.append(sum(saved))
+    assert kept_bytes[1] < kept_bytes[0] / 2, kept_bytes
+
+
+def test_oraclead_recomputing_its_activations_scores_the_same():
+    x = _series(300, 3)
+    scores = []
+    for recompute in (False, True):
+        det = OracleAD(**OracleAD.test_params, recompute=recompute, random_state=0, device="cpu")
+        scores.append(det.fit(x).score(x))
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
 def test_pairwise_distances_by_hand():
     c = torch.tensor([[[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]])
     l2 = oa.pairwise_distance(c, "l2")[0]
