@@ -411,7 +411,7 @@ class _Server:
                     "job": str(job_file),
                     "out": str(out),
                     "output": None if output is None else str(output),
-                    "detector": job.name,
+                    "warm": _warm_modules(job),
                     "env": _thread_env(job.threads),
                     "cwd": os.getcwd(),
                 }
@@ -432,6 +432,16 @@ class _Server:
                 self._servers.pop(self.key, None)
 
 
+def _warm_modules(job: Job) -> list[str]:
+    """The modules a run of ``job`` loads before its clock starts: the detector's and its
+    ``lazy_imports`` (none where the job's settings are wrong: the run says so)."""
+    try:
+        det = DETECTORS.create(job.name, **job.params)
+        return [type(det).__module__, *det.lazy_imports]
+    except Exception:  # reported by the run itself
+        return []
+
+
 def _serve(fd: int, parent: int) -> None:
     """The server's loop: fork one child per request, answer its pid and its exit status."""
     import gc
@@ -443,12 +453,11 @@ def _serve(fd: int, parent: int) -> None:
     reader = sock.makefile("rb")
     for line in reader:
         request = json.loads(line)
-        try:  # warm this process for the detector: its module and what its first fit imports
-            cls = DETECTORS.get(request["detector"])
-            for module in getattr(cls, "lazy_imports", ()):
+        for module in request["warm"]:  # the detector's module, what its first fit imports
+            try:
                 importlib.import_module(module)
-        except Exception:  # the child meets the error again and reports it
-            pass
+            except Exception:  # the child meets the error again and reports it
+                pass
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # the child's collections leave the server's objects (and their pages) be

@@ -14,17 +14,25 @@ _PATTERN = typer.Argument("*", help="Shell-style wildcard, e.g. '*forest*'.")
 
 @app.command("detectors")
 def detectors(pattern: str = _PATTERN) -> None:
-    """Registered detectors, their fidelity to the paper and a one-line description."""
+    """Registered detectors, their fidelity to the paper, a one-line description, and whether
+    they can run here with their defaults (if not, why: an optional extra to install, weights)."""
+    from rich.markup import escape
+
     from tsadbench.registry import DETECTORS
 
-    table = Table("name", "faithful", "description", "deviations", title="detectors")
+    table = Table("name", "faithful", "description", "deviations", "here", title="detectors")
     for e in DETECTORS.entries(pattern):
         devs = e.info.deviations
+        try:
+            reason = e.obj().check_available()
+        except Exception as exc:  # a detector that cannot even say: say that
+            reason = f"{type(exc).__name__}: {exc}"
         table.add_row(
             e.name,
             "yes" if e.info.faithful else "no",
             e.description,
             "\n".join(f"- {d}" for d in devs),
+            "runs" if reason is None else f"[red]{escape(reason)}[/red]",
         )
     console().print(table)
 
