@@ -80,6 +80,7 @@ def fit_score(job: Job) -> FitScore:
     det = DETECTORS.create(job.name, **job.params)  # its module imported: before the clock
     for module in det.lazy_imports:  # and what its first fit would import: not the work either
         importlib.import_module(module)
+    det.warm_up()  # nor what a first call compiles or loads once per process
     with torch_threads(job.threads):
         return _fit_score(det, job)
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tsadbench.checks import is_int
 from tsadbench.data import Entity
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ def check_detector(
         vus_pr(labels, np.random.default_rng(seed).uniform(size=len(labels)))
         for seed in range(RANDOM_DRAWS)
     ]
-    shift = max(int(getattr(det, "window", 1)), MIN_SHIFT)
+    # the window it used: its setting, or what it chose from the data (window="auto")
+    window = getattr(det, "window_", getattr(det, "window", 1))
+    shift = max(int(window) if is_int(window) else 1, MIN_SHIFT)
     found = Behaviour(
         detector=name,
         params=params,

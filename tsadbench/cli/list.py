@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from tsadbench.cli.console import console
 
@@ -20,7 +20,14 @@ def detectors(pattern: str = _PATTERN) -> None:
 
     from tsadbench.registry import DETECTORS
 
-    table = Table("name", "faithful", "description", "deviations", "here", title="detectors")
+    table = Table(
+        Column("name", no_wrap=True),
+        "faithful",
+        "description",
+        "deviations",
+        Column("here", max_width=30),
+        title="detectors",
+    )
     for e in DETECTORS.entries(pattern):
         devs = e.info.deviations
         try:

@@ -27,6 +27,9 @@ window covers. Each point then aggregates the values it received:
 Points no window covers (the tail when ``(n - window) % stride != 0``, and the gaps between
 windows when ``stride > window``) take the value of the nearest covered point before them, so
 every point gets a finite value. Point 0 is always covered.
+
+``dominant_period`` picks a window from the data (a detector's ``window="auto"``): the series'
+dominant period from its autocorrelation, as TSB-AD sizes its windowed methods.
 """
 
 from __future__ import annotations
@@ -231,3 +234,35 @@ def _kde_mode(values: NDArray[np.float64], n: int, window: int, stride: int) -> 
         source = np.maximum.accumulate(np.where(covered, np.arange(n), 0))
         out = out[source]
     return out
+
+
+def dominant_period(
+    x: NDArray[np.floating], *, shortest: int = 3, longest: int = 400, default: int = 100
+) -> int:
+    """The dominant period of the series ``x`` (n,) or (n, channels), in time steps.
+
+    Per channel (its first 20,000 points, z-scored; constant channels left out): the lag, between
+    ``shortest`` and ``min(longest, n // 2)``, of the highest local maximum of the
+    autocorrelation (computed by FFT) where that maximum is above 0.1; the median over the
+    channels that have one, rounded. ``default`` where none has (no periodic structure). TSB-AD
+    sizes its windowed detectors the same way (the highest autocorrelation peak up to lag 400,
+    125 without one) on the first channel; this looks at all of them.
+    """
+    data = np.asarray(x, dtype=np.float64)
+    data = data.reshape(len(data), -1)[:20_000]
+    n = len(data)
+    top = min(longest, n // 2)
+    periods = []
+    for column in data.T:
+        sd = column.std()
+        if top <= shortest or not np.isfinite(sd) or sd == 0:
+            continue
+        z = (column - column.mean()) / sd
+        spectrum = np.fft.rfft(z, 2 * n)
+        acf = np.fft.irfft(spectrum * np.conj(spectrum))[: top + 2] / n
+        lags = np.arange(shortest, top + 1)
+        peak = (acf[lags] > acf[lags - 1]) & (acf[lags] >= acf[lags + 1]) & (acf[lags] > 0.1)
+        if peak.any():
+            candidates = lags[peak]
+            periods.append(int(candidates[np.argmax(acf[candidates])]))
+    return round(float(np.median(periods))) if periods else default
