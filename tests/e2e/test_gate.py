@@ -75,7 +75,11 @@ def damage(results: Path, into: Path, how: str) -> set[str]:
             elif how == "negated":  # a sign flip
                 setattr(scores, part, -s)
             elif how == "shifted":  # window scores mapped to points one window off
-                window = int(record.detector.params.get("window") or 32)
+                # the detector's window: its setting, or what it chose (window="auto")
+                window = record.detector.params.get("window")
+                if not isinstance(window, int):
+                    window = (record.detector.provenance or {}).get("window") or 32
+                window = int(window)
                 setattr(scores, part, shift_scores(s, min(window, len(s) - 1)))
         store.write(folder.parent, record, scores)
         hit.add(f"{name} / {record.dataset.name}")
