@@ -154,24 +154,27 @@ class MatrixProfile(BaseDetector):
                 f"MatrixProfile: the train split has {len(X)} time steps, fewer than the window "
                 f"of {self.window_}."
             )
-        self.train_ = X.astype(np.float64) if self.join == "train" else None
+        # channel-major and contiguous: each channel's series is a C-contiguous float64 array,
+        # the type warm_up compiled stumpy for (a strided column is another numba signature,
+        # compiled or loaded on the first real call, inside the clock)
+        self.train_ = np.ascontiguousarray(X.T, dtype=np.float64) if self.join == "train" else None
 
     def _score(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         stumpy = _stumpy()
         m = self.window_
-        data = X.astype(np.float64)
-        if data.shape[1] > 1 and self.multivariate == "mstump":
-            profile = stumpy.mstump(data.T, m, discords=True, normalize=self.normalize)[0][-1]
+        data = np.ascontiguousarray(X.T, dtype=np.float64)  # (channels, n), as in _fit
+        if len(data) > 1 and self.multivariate == "mstump":
+            profile = stumpy.mstump(data, m, discords=True, normalize=self.normalize)[0][-1]
         else:
             columns = []
-            for c in range(data.shape[1]):
+            for c in range(len(data)):
                 if self.join == "self":
-                    result = stumpy.stump(data[:, c], m, normalize=self.normalize)
+                    result = stumpy.stump(data[c], m, normalize=self.normalize)
                 else:
                     assert self.train_ is not None
-                    train = self.train_[:, c]
+                    train = self.train_[c]
                     result = stumpy.stump(
-                        data[:, c], m, train, ignore_trivial=False, normalize=self.normalize
+                        data[c], m, train, ignore_trivial=False, normalize=self.normalize
                     )
                 columns.append(np.asarray(result[:, 0], dtype=np.float64))
             profile = np.mean(columns, axis=0)
