@@ -307,7 +307,7 @@ def cache_numba(package: str) -> None:
     if "NUMBA_THREADING_LAYER" not in os.environ:
         # numba's default layer (OpenMP here) lets idle threads spin: on a busy machine a
         # 1,000-point Matrix Profile took 1.1 s instead of 0.05 s; the workqueue layer does not
-        numba.config.THREADING_LAYER = "workqueue"
+        numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
     for name, module in list(sys.modules.items()):
         if name == package or name.startswith(package + "."):
