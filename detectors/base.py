@@ -571,13 +571,9 @@ class TorchDetector(BaseDetector):
         if not n_val_total:
             windows = self._training_windows(sliding_windows(X, self.window, self.stride))
             return windows, np.arange(len(windows)), None, np.arange(0)
-        bounds = [*getattr(self, "train_segments_", (0,)), len(X)]
         train_starts, val_starts = [], []
         v_stride = self.validation_stride or self.stride
-        for a, b in pairwise(bounds):
-            cut = b - round((b - a) * self.validation_size)
-            if len(bounds) > 2 and (cut - a < self.window or b - cut < self.window):
-                cut = b  # too short to split: all of it trains
+        for a, cut, b in self._carve(len(X)):
             train_starts.append(np.arange(a, cut - self.window + 1, self.stride))
             val_starts.append(np.arange(cut, b - self.window + 1, v_stride))
         train_idx, val_idx = np.concatenate(train_starts), np.concatenate(val_starts)
@@ -593,6 +589,19 @@ class TorchDetector(BaseDetector):
                 )
         windows = self._training_windows(sliding_windows(X, self.window, 1))
         return windows, train_idx, windows, val_idx
+
+    def _carve(self, n: int) -> list[tuple[int, int, int]]:
+        """(start, cut, end) of every series in ``train_segments_``: rows ``[start, cut)`` train
+        and ``[cut, end)`` validate (``cut == end``: a series of a concatenation too short to
+        give both a training and a validation window trains whole)."""
+        bounds = [*getattr(self, "train_segments_", (0,)), n]
+        parts = []
+        for a, b in pairwise(bounds):
+            cut = b - round((b - a) * self.validation_size)
+            if len(bounds) > 2 and (cut - a < self.window or b - cut < self.window):
+                cut = b  # too short to split: all of it trains
+            parts.append((a, cut, b))
+        return parts
 
     def _window_values(
         self,

@@ -28,7 +28,6 @@ Ours (tsadbench's choices, where the paper is silent or its setting is per datas
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -164,17 +163,11 @@ class LSTMAD(TorchDetector):
         self.precision_ = np.linalg.inv(cov + ridge * np.eye(len(cov)))
 
     def _held_out(self, n: int) -> list[tuple[int, int]]:
-        """The rows the training held out: the last ``validation_size`` of every series that
-        gives a whole error vector there (TorchDetector's carving)."""
+        """The rows the training held out (TorchDetector's carving) where they give a whole
+        error vector."""
         if not round(n * self.validation_size):
             return []
-        bounds = [*getattr(self, "train_segments_", (0,)), n]
-        parts = []
-        for a, b in pairwise(bounds):
-            cut = b - round((b - a) * self.validation_size)
-            if b - cut >= self.min_length and (len(bounds) == 2 or cut - a >= self.window):
-                parts.append((cut, b))
-        return parts
+        return [(cut, b) for _, cut, b in self._carve(n) if b - cut >= self.min_length]
 
     # scoring ---------------------------------------------------------------------------------
     def _error_vectors(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
