@@ -9,7 +9,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 REFS ?= .venv-refs
-.PHONY: help install run test test-full test-slow lint format suite baseline tolerances reproductions reproductions-run bench bench-refs bench-orion goldens clean
+.PHONY: help install run test test-full test-slow lint format suite baseline tolerances reproductions reproductions-run leaderboard leaderboard-run bench bench-refs bench-orion goldens clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,18 @@ reproductions-run: $(STAMP) ## Run the reproduction suites at their CPU settings
 	  results_dir=$(REPRO)
 	$(BIN)/python -m tsadbench.report.reproductions collect $(REPRO)
 	$(BIN)/python -m tsadbench.report.reproductions render
+
+leaderboard: $(STAMP) ## Regenerate docs/leaderboard.md (and its CD diagram) from the run records in docs/leaderboard/records.jsonl.gz
+	$(BIN)/python -m tsadbench.report.board render
+
+# the board's runs (about 40 minutes on 2 cores; TSADBENCH_DATA must hold the data): every registered
+# detector on SMD, MSL, SMAP and NAB at conf/suite/leaderboard.yaml's settings. A run already in
+# BOARD is kept (an interrupted sweep resumes); its records replace docs/leaderboard/records.jsonl.gz.
+BOARD ?= results/leaderboard
+leaderboard-run: $(STAMP) ## Run the board's suite (about 40 minutes), collect its records, regenerate docs/leaderboard.md
+	$(BIN)/tsadbench run suite=leaderboard results_dir=$(BOARD)
+	$(BIN)/python -m tsadbench.report.board collect $(BOARD)
+	$(BIN)/python -m tsadbench.report.board render
 
 format: $(STAMP) ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .

@@ -5,10 +5,12 @@ hash of what determines the scores (detector and resolved parameters, dataset, e
 checksum, preprocessing, seed, tsadbench version), never of the metric set. Each file is written
 under a temporary name and renamed into place, scores first and the record last, so a record on
 disk always has complete scores beside it and an interrupted run leaves no half-written record.
+A published page keeps the records it is made from in one archive (``write_archive``).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -17,7 +19,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,33 @@ def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
         record = read(folder.parent, folder.name)
         if record is not None:
             yield record
+
+
+def write_archive(path: str | Path, records: Iterable[RunRecord]) -> None:
+    """Keep ``records`` in one gzip-compressed file, a JSON record per line in key order (the
+    same records make the same bytes): how a published page keeps the runs it is made from."""
+    lines = sorted(json.dumps(r.to_dict(), sort_keys=True) for r in records)
+    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(path), data)
+
+
+def read_archive(path: str | Path) -> list[RunRecord]:
+    """The records ``write_archive`` kept in ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No record archive at {path}.")
+    records = []
+    for number, line in enumerate(gzip.decompress(path.read_bytes()).decode().splitlines(), 1):
+        where = f"Record {number} of {path}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where} is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{where} must be a JSON object; found {data!r:.40}.")
+        records.append(RunRecord.from_dict(data, where=where))
+    return records
 
 
 #: parameters that vary between seeds or machines without changing the method

@@ -158,6 +158,35 @@ def test_the_ci_suite_sweeps_every_registered_detector_over_four_datasets():
         assert settings_from_config(cfg).reduced is None
 
 
+def test_the_published_boards_suite_sweeps_every_registered_detector_over_four_datasets():
+    from hydra.types import RunMode
+
+    from tsadbench.cli.run import register_resolvers
+    from tsadbench.report.board import reduced_detectors
+
+    register_resolvers()
+    with initialize_config_module(config_module="tsadbench.conf", version_base=None):
+        cfg = compose(
+            config_name="config", overrides=["suite=leaderboard"], return_hydra_config=True
+        )
+        assert cfg.hydra.mode == RunMode.MULTIRUN and cfg.seed == 0
+        params = cfg.hydra.sweeper.params
+        assert params.detector.split(",") == DETECTORS.list()
+        assert params.dataset.split(",") == ["smd", "msl", "smap", "nab"]
+        assert cfg.metrics.names[:4] == ["auc_roc", "auc_pr", "vus_roc", "vus_pr"]
+    # each reduced detector's settings name only parameters it has, and win over a paper's
+    # per-dataset ones; every run of the board is marked reduced
+    assert reduced_detectors() and reduced_detectors() <= set(DETECTORS.list())
+    for name in sorted(reduced_detectors()):
+        reduced = OmegaConf.load(CONF / "suite" / "leaderboard" / "detector" / f"{name}.yaml")
+        with composed("suite=leaderboard", f"detector={name}", "dataset=msl") as cfg:
+            settings = settings_from_config(cfg)
+            assert {k: settings.detector_params[k] for k in reduced} == reduced
+            assert "board's settings" in settings.reduced
+    with composed("suite=leaderboard", "detector=tadgan", "dataset=smd") as cfg:
+        assert cfg.detector.n_epochs == 5 and cfg.dataset.test_slice == [0, 10000]
+
+
 def test_the_vanad_reproduction_suite_carries_the_published_table():
     from tsadbench.cli.run import register_resolvers
 

@@ -154,3 +154,17 @@ def test_scores_need_test_and_labels():
         Scores.from_arrays({"test": np.zeros(3)})
     with pytest.raises(ValueError, match="unknown colour"):
         Scores.from_arrays({"test": np.zeros(3), "labels": np.zeros(3), "colour": np.zeros(3)})
+
+
+def test_a_record_archive_names_the_line_it_cannot_read(tmp_path):
+    import gzip
+
+    bad = tmp_path / "records.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"status": "ok"}\nnot json\n'))
+    with pytest.raises(ValueError, match=r"Record 1 of .*records.jsonl.gz"):
+        store.read_archive(bad)  # the first line is an object, but not a record
+    bad.write_bytes(gzip.compress(b"[1, 2]\n"))
+    with pytest.raises(ValueError, match=r"Record 1 of .* must be a JSON object"):
+        store.read_archive(bad)
+    with pytest.raises(ValueError, match="No record archive"):
+        store.read_archive(tmp_path / "missing.jsonl.gz")

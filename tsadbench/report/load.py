@@ -3,7 +3,7 @@ run), and the ``random`` runs a report adds where a dataset lacks its floor."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -11,6 +11,8 @@ from tsadbench import store
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from tsadbench.record import RunRecord
 
 
 #: what a leaderboard row is: a detector configuration (its hash and, readable, the parameters
@@ -48,19 +50,28 @@ def with_marks(params: str, config: str) -> str:
 
 def load(results_dir: str | Path) -> pd.DataFrame:
     """One row per run record under ``results_dir`` (see ``store.flatten`` for the columns)."""
+    found = [
+        (r, str(f))
+        for f in store.record_folders(results_dir)
+        if (r := store.read(f.parent, f.name)) is not None
+    ]
+    if not found:
+        raise ValueError(f"No run records (record.json) found under {results_dir}.")
+    return frame(found)
+
+
+def frame(records: Iterable[tuple[RunRecord, str]]) -> pd.DataFrame:
+    """One row per (record, the folder it came from, or "")."""
     import pandas as pd
 
     rows = [
         {
             **store.flatten(r),
             "params": describe_params(r.detector.name, r.detector.params),
-            "folder": str(f),
+            "folder": folder,
         }
-        for f in store.record_folders(results_dir)
-        if (r := store.read(f.parent, f.name)) is not None
+        for r, folder in records
     ]
-    if not rows:
-        raise ValueError(f"No run records (record.json) found under {results_dir}.")
     frame: pd.DataFrame = pd.DataFrame(rows)
     # a reduced run (fewer epochs than the paper's ...) is never mistaken for the full setting:
     # its configuration says so in every table

@@ -216,8 +216,8 @@ def _section(
         ok = sum(r.status == "ok" for r in mine)
         lines.append(
             f"| {dataset} | `{metric}` | {value:.3f} | {ours} | {diff} | {rnd} | {setting} | "
-            f"{cell.n_seeds if cell else 0} | {ok} / {len(mine)} | {_dates(mine)} | "
-            f"{_machines(mine)} | {_commits(mine)} |"
+            f"{cell.n_seeds if cell else 0} | {ok} / {len(mine)} | {dates(mine)} | "
+            f"{machines(mine)} | {commits(mine)} |"
         )
     runs = [records[f] for c in cells for f in c.runs["folder"]]
     failed = {
@@ -303,12 +303,12 @@ def _unique(values: Iterable[Any]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in values if v))
 
 
-def _dates(records: Sequence[RunRecord]) -> str:
+def dates(records: Sequence[RunRecord]) -> str:
     days = sorted({r.started[:10] for r in records if r.started})
     return "–" if not days else days[0] if len(days) == 1 else f"{days[0]} – {days[-1]}"
 
 
-def _machines(records: Sequence[RunRecord]) -> str:
+def machines(records: Sequence[RunRecord]) -> str:
     def one(env: dict[str, Any]) -> str:
         text = f"{env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores"
         return text + (f", {env['gpu']}" if env.get("gpu") else ", no GPU")
@@ -316,7 +316,7 @@ def _machines(records: Sequence[RunRecord]) -> str:
     return "; ".join(_unique(one(r.environment) for r in records)) or "–"
 
 
-def _commits(records: Sequence[RunRecord]) -> str:
+def commits(records: Sequence[RunRecord]) -> str:
     commits = _unique(str(r.environment.get("git_commit") or "")[:7] for r in records)
     return ", ".join(commits) or "–"
 
