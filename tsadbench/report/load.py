@@ -57,10 +57,10 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     ]
     if not found:
         raise ValueError(f"No run records (record.json) found under {results_dir}.")
-    return frame(found)
+    return records_frame(found)
 
 
-def frame(records: Iterable[tuple[RunRecord, str]]) -> pd.DataFrame:
+def records_frame(records: Iterable[tuple[RunRecord, str]]) -> pd.DataFrame:
     """One row per (record, the folder it came from, or "")."""
     import pandas as pd
 

@@ -14,7 +14,6 @@ holds one, and as "not run" (with the reason a failed or skipped record gives) w
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
@@ -25,7 +24,8 @@ from typing import Any
 
 from tsadbench import store
 from tsadbench.record import RunRecord
-from tsadbench.report import PublishedCell, load, paper_blocks, published_cells
+from tsadbench.report import PublishedCell, load, pages, paper_blocks, published_cells
+from tsadbench.report.pages import commits, dates, machines, unique
 
 RECORDS = Path("docs/reproductions/records")
 PAGE = Path("docs/reproductions.md")
@@ -230,7 +230,7 @@ def _section(
     if missing:
         lines.append("\nNot run here:")
         lines += [f"- {ds}: {notes.get(ds, 'no record yet')}" for ds in missing]
-    commands = _unique(r.command for r in runs)
+    commands = unique(r.command for r in runs)
     if not runs:
         lines.append("\nNo run of this table yet.")
     elif commands:
@@ -240,8 +240,8 @@ def _section(
         lines.append("\n(Some records predate the command field; their settings are in the")
         lines.append("record's `config` and the `setting` column.)")
     lines += _threshold_free(det, block, records)
-    deviations = _unique(d for r in runs for d in r.detector.deviations)
-    faithful = _unique(str(r.detector.faithful) for r in runs)
+    deviations = unique(d for r in runs for d in r.detector.deviations)
+    faithful = unique(str(r.detector.faithful) for r in runs)
     if runs:
         lines.append(f"\n`{det}` faithful: {', '.join(faithful)}. Registered deviations:")
         lines += [f"- {d}" for d in deviations] or ["- none"]
@@ -299,47 +299,15 @@ def _notes(path: Path) -> dict[str, dict[str, str]]:
     return {str(k): {str(d): str(r) for d, r in v.items()} for k, v in raw.items()}
 
 
-def _unique(values: Iterable[Any]) -> list[str]:
-    return list(dict.fromkeys(str(v) for v in values if v))
-
-
-def dates(records: Sequence[RunRecord]) -> str:
-    days = sorted({r.started[:10] for r in records if r.started})
-    return "–" if not days else days[0] if len(days) == 1 else f"{days[0]} – {days[-1]}"
-
-
-def machines(records: Sequence[RunRecord]) -> str:
-    def one(env: dict[str, Any]) -> str:
-        text = f"{env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores"
-        return text + (f", {env['gpu']}" if env.get("gpu") else ", no GPU")
-
-    return "; ".join(_unique(one(r.environment) for r in records)) or "–"
-
-
-def commits(records: Sequence[RunRecord]) -> str:
-    commits = _unique(str(r.environment.get("git_commit") or "")[:7] for r in records)
-    return ", ".join(commits) or "–"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tsadbench.report.reproductions")
-    sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("collect", help="copy the records of reproduction runs into RECORDS")
-    c.add_argument("results_dir", type=Path)
-    c.add_argument("--records", type=Path, default=RECORDS)
-    r = sub.add_parser("render", help="write the page from RECORDS")
-    r.add_argument("--records", type=Path, default=RECORDS)
-    r.add_argument("--out", type=Path, default=PAGE)
-    args = parser.parse_args(argv)
-    if args.command == "collect":
-        if not args.results_dir.is_dir():
-            parser.error(f"the results directory {args.results_dir} does not exist")
-        keys = collect(args.results_dir, args.records)
-        print(f"copied {len(keys)} record(s) into {args.records}")
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(render(args.records))
-        print(f"wrote {args.out}")
+    pages.main(
+        "python -m tsadbench.report.reproductions",
+        collect,
+        lambda records, _page: render(records),
+        RECORDS,
+        PAGE,
+        argv,
+    )
 
 
 if __name__ == "__main__":
